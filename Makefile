@@ -1,0 +1,47 @@
+# bangfu — the two set-up commands are `make demo` and `make test` (see README.md).
+SHELL := /bin/bash
+PYTHON ?= python3.11
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := $(PYTHON)
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+VENV := .venv
+DATA ?= data
+
+.PHONY: demo test lint format ui bench clean
+
+# uv manages the environment; bootstrap it with pip when the machine has none.
+.tools/bin/uv:
+	@echo "uv not found: installing it into .tools/ with pip …"
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet uv
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --all-extras
+	@touch $@
+
+demo: $(VENV)/.synced
+	$(VENV)/bin/bangfu demo --data $(DATA)
+
+test: $(VENV)/.synced
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/python -m pytest -q
+
+lint: $(VENV)/.synced
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.synced
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+# The Dagster UI over the demo data: http://127.0.0.1:3000
+ui: $(VENV)/.synced
+	BANGFU_DATA=$(DATA) DAGSTER_HOME=$(abspath $(DATA))/dagster_home \
+	  $(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+bench: $(VENV)/.synced
+	$(VENV)/bin/python -m bench
+
+clean:
+	rm -rf $(DATA) .pytest_cache

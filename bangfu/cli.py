@@ -1,0 +1,230 @@
+"""`bangfu` — the command line of outputs.md.
+
+Exit status: 0 every partition asked for materialised; 1 some failed (all others finished, the
+failures named); 2 usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from pathlib import Path
+
+DEFAULT_DATA = Path("data")
+
+
+def _years(spec: str) -> tuple[int, ...]:
+    m = re.fullmatch(r"(\d{4})(?:-(\d{4}))?", spec.strip())
+    if not m:
+        raise argparse.ArgumentTypeError(f"年度范围应形如 2017-2019，得到 {spec!r}")
+    a, b = int(m[1]), int(m[2] or m[1])
+    if b < a:
+        raise argparse.ArgumentTypeError(f"年度范围颠倒：{spec!r}")
+    return tuple(range(a, b + 1))
+
+
+def _year(spec: str) -> int:
+    if not re.fullmatch(r"\d{4}", spec.strip()):
+        raise argparse.ArgumentTypeError(f"年度应为四位数字，得到 {spec!r}")
+    return int(spec)
+
+
+def _unit(spec: str) -> str:
+    if not re.fullmatch(r"\d{6}", spec.strip()):
+        raise argparse.ArgumentTypeError(f"单位代码应为六位数字，得到 {spec!r}")
+    return spec.strip()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="bangfu", description="帮扶资金、送温暖资金专项审计流水线 (trade-union fund audit)"
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("demo", help="生成示例数据并物化全部资产 / sample data, materialise all")
+    d.add_argument("--data", type=Path, default=DEFAULT_DATA)
+
+    g = sub.add_parser("generate", help="生成合成落地目录 / write a synthetic landing folder")
+    g.add_argument("--out", type=Path, required=True)
+    g.add_argument("--scale", choices=["S", "M", "L"], default="S")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--years", type=_years, default=(2017, 2018, 2019))
+    g.add_argument("--bad-files", action="store_true", help="也生成整文件拒收的样例")
+
+    r = sub.add_parser("run", help="物化资产图 / materialise the asset graph")
+    r.add_argument("--landing", type=Path, required=True)
+    r.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    r.add_argument("--year", type=_year, action="append", default=[])
+    r.add_argument("--unit", type=_unit, action="append", default=[])
+    r.add_argument(
+        "--settings", default=None, help="阈值覆盖 JSON，例如 '{\"relative_line_factor\": 1.4}'"
+    )
+
+    f = sub.add_parser("findings", help="列出审计发现 / print findings")
+    f.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    f.add_argument("--year", type=_year)
+    f.add_argument("--unit", type=_unit)
+    f.add_argument("--rule")
+    f.add_argument("--show-ids", action="store_true", help="显示完整身份证号和电话（慎用）")
+    f.add_argument("--limit", type=int, default=200)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
+        return int(exc.code or 0)
+    handler = {"demo": cmd_demo, "generate": cmd_generate, "run": cmd_run, "findings": cmd_findings}
+    try:
+        return handler[args.command](args)
+    except KeyboardInterrupt:
+        print("已中断。", file=sys.stderr)
+        return 1
+
+
+def cmd_generate(args) -> int:
+    from bangfu.generate import generate
+
+    t = time.perf_counter()
+    info = generate(
+        args.out,
+        scale=args.scale,
+        seed=args.seed,
+        years=args.years,
+        bad_files=args.bad_files,
+        progress=_progress_printer("写出台账"),
+    )
+    print(f"已生成 {args.scale} 规模落地目录：{args.out}（{time.perf_counter() - t:.1f} 秒）")
+    for k, v in info.items():
+        print(f"  {k}: {v}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from pipelines.runner import PipelineError, run_pipeline
+
+    if not (args.landing / "reference" / "units.csv").exists():
+        print(
+            f"找不到 {args.landing / 'reference' / 'units.csv'}：--landing 应指向落地目录。",
+            file=sys.stderr,
+        )
+        return 2
+    t = time.perf_counter()
+    try:
+        summary = run_pipeline(
+            args.landing,
+            args.data,
+            years=args.year or None,
+            units=args.unit or None,
+            settings_overrides=args.settings,
+        )
+    except PipelineError as exc:
+        print(f"运行中止：{exc}", file=sys.stderr)
+        return 1
+    _print_summary(args.data, summary, time.perf_counter() - t)
+    return 0 if summary.ok else 1
+
+
+def cmd_demo(args) -> int:
+    from bangfu.generate import generate
+    from pipelines.runner import PipelineError, run_pipeline
+
+    landing = args.data / "landing"
+    t = time.perf_counter()
+    if not (landing / "reference" / "units.csv").exists():
+        print(f"生成示例落地目录（S 规模）→ {landing}")
+        generate(
+            landing,
+            scale="S",
+            seed=0,
+            years=(2017, 2018, 2019),
+            progress=_progress_printer("写出台账"),
+        )
+    try:
+        summary = run_pipeline(landing, args.data)
+    except PipelineError as exc:
+        print(f"运行中止：{exc}", file=sys.stderr)
+        return 1
+    _print_summary(args.data, summary, time.perf_counter() - t)
+    return 0 if summary.ok else 1
+
+
+def cmd_findings(args) -> int:
+    import polars as pl
+
+    from bangfu.parse import mask_id, mask_phone
+    from warehouse import tables
+    from warehouse.store import Warehouse, default_url
+
+    wh = Warehouse(default_url(args.data))
+    frame = wh.read(tables.findings, year=args.year, unit_code=args.unit, rule_code=args.rule)
+    if frame.is_empty():
+        print("没有符合条件的审计发现。")
+        return 0
+    frame = frame.sort(["year", "unit_code", "rule_code", "finding_id"])
+    cols = [
+        "year",
+        "unit_code",
+        "rule_code",
+        "severity",
+        "id_number",
+        "payment_no",
+        "archive_no",
+        "voucher_no",
+        "amount",
+        "detail",
+    ]
+    frame = frame.select([c for c in cols if c in frame.columns])
+    if not args.show_ids:
+        frame = frame.with_columns(
+            pl.col("id_number").map_elements(mask_id, return_dtype=pl.String),
+            pl.col("detail").map_elements(
+                mask_phone_and_ids(mask_id, mask_phone), return_dtype=pl.String
+            ),
+        )
+    with pl.Config(tbl_rows=args.limit, tbl_cols=-1, fmt_str_lengths=80, tbl_width_chars=200):
+        print(frame.head(args.limit))
+    print(
+        f"共 {wh.count(tables.findings, year=args.year, unit_code=args.unit, rule_code=args.rule)} 条"
+    )
+    return 0
+
+
+def mask_phone_and_ids(mask_id, mask_phone):
+    """Mask any 18-character ID or 11-digit mobile number that appears inside free text."""
+    id_re = re.compile(r"\d{17}[\dXx]")
+    phone_re = re.compile(r"(?<!\d)1\d{10}(?!\d)")
+
+    def mask(text):
+        if text is None:
+            return None
+        text = id_re.sub(lambda m: mask_id(m.group(0)), text)
+        return phone_re.sub(lambda m: mask_phone(m.group(0)), text)
+
+    return mask
+
+
+def _progress_printer(label: str):
+    last = [0.0]
+
+    def show(done: int, total: int) -> None:
+        now = time.perf_counter()
+        if done == total or now - last[0] > 1.0:
+            last[0] = now
+            print(f"\r  {label} {done}/{total}", end="\n" if done == total else "", flush=True)
+
+    return show
+
+
+def _print_summary(data: Path, summary, seconds: float) -> None:
+    from bangfu.report_summary import summarise
+
+    print(summarise(data, summary, seconds))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

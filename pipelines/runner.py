@@ -1,0 +1,195 @@
+"""Drive the asset graph for `bangfu run` / `bangfu demo`: few ranged runs, not one per partition.
+
+A Dagster run costs seconds and every partition's events tens of milliseconds, so each stage is
+launched as ranged runs over rectangles of (year × unit) partitions, and the assets compute the
+whole range with polars. Runs go to the instance in $DAGSTER_HOME and show in the UI.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
+
+from assets.partitions import multi_key, units_partitions, years_partitions
+from bangfu.ingest import LandingScan
+from bangfu.lake import Lake
+from pipelines import definitions
+from warehouse import tables
+from warehouse.store import Warehouse, default_url
+
+Echo = Callable[[str], None]
+
+
+class PipelineError(Exception):
+    """A failure that stops the whole run (e.g. units.csv is not a tree)."""
+
+
+@dataclass
+class RunSummary:
+    years: list[int]
+    units: list[str]
+    runs: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)  # human-readable, files named
+    failed_stages: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures and not self.failed_stages
+
+
+def dagster_home(data: Path) -> Path:
+    """$DAGSTER_HOME, else <data>/dagster_home (created with a minimal dagster.yaml)."""
+    home = Path(os.environ.get("DAGSTER_HOME") or (Path(data) / "dagster_home")).resolve()
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    cfg = home / "dagster.yaml"
+    if not cfg.exists():
+        cfg.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def contiguous_blocks(wanted: Iterable[str], order: Sequence[str]) -> list[tuple[str, str]]:
+    """Runs of consecutive keys (in the partitions' own order) → (first, last) ranges."""
+    pos = {k: i for i, k in enumerate(order)}
+    idx = sorted(pos[k] for k in set(wanted))
+    blocks: list[tuple[str, str]] = []
+    start = prev = None
+    for i in idx:
+        if start is None:
+            start = prev = i
+        elif i == prev + 1:
+            prev = i
+        else:
+            blocks.append((order[start], order[prev]))
+            start = prev = i
+    if start is not None:
+        blocks.append((order[start], order[prev]))
+    return blocks
+
+
+def register_partitions(
+    instance: dg.DagsterInstance, years: Iterable[int], units: Iterable[str]
+) -> None:
+    """Add new years (ascending) and units (units.csv order) to the dynamic partitions."""
+    for pdef, keys in (
+        (years_partitions, [str(y) for y in sorted(years)]),
+        (units_partitions, list(units)),
+    ):
+        known = set(instance.get_dynamic_partitions(pdef.name))
+        new = [k for k in keys if k not in known]
+        if new:
+            instance.add_dynamic_partitions(pdef.name, new)
+
+
+def run_pipeline(
+    landing: Path,
+    data: Path,
+    *,
+    years: Sequence[int] | None = None,
+    units: Sequence[str] | None = None,
+    settings_overrides: str | None = None,
+    echo: Echo = print,
+    instance: dg.DagsterInstance | None = None,
+) -> RunSummary:
+    landing, data = Path(landing).resolve(), Path(data).resolve()
+    data.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if instance is None:
+        dagster_home(data)
+        instance = dg.DagsterInstance.get()
+    defs = definitions.build_defs(landing, data)
+    run_config = (
+        {"resources": {"audit_settings": {"config": {"overrides_json": settings_overrides}}}}
+        if settings_overrides
+        else None
+    )
+
+    echo("① 参考数据 reference data …")
+    result = _execute(defs, "reference_job", instance, tags={}, run_config=None)
+    if not result.success:
+        raise PipelineError(_failure_text(result) or "参考数据读入失败 (reference data failed)")
+
+    lake = Lake(data / "lake")
+    unit_frame = lake.read_single("ref_units")
+    all_units = unit_frame["unit_code"].to_list()
+    scan = LandingScan.scan(landing, set(all_units))
+    present_years = scan.years
+    register_partitions(instance, present_years, all_units)
+
+    chosen_years = sorted(set(years)) if years else present_years
+    missing_years = [y for y in chosen_years if y not in present_years]
+    if missing_years:
+        raise PipelineError(
+            f"落地目录中没有这些年度的台账：{missing_years}。请检查 --year 或 {landing / 'ledgers'}。"
+        )
+    chosen_units = list(dict.fromkeys(units)) if units else all_units
+    unknown = [u for u in chosen_units if u not in set(all_units)]
+    if unknown:
+        raise PipelineError(f"units.csv 中没有这些单位代码：{unknown}。请检查 --unit。")
+    summary = RunSummary(years=chosen_years, units=chosen_units)
+    if not chosen_years:
+        echo("落地目录 ledgers/ 下没有任何年度台账。")
+        return summary
+
+    year_order = instance.get_dynamic_partitions(years_partitions.name)
+    unit_order = instance.get_dynamic_partitions(units_partitions.name)
+    year_blocks = contiguous_blocks([str(y) for y in chosen_years], year_order)
+    unit_blocks = contiguous_blocks(chosen_units, unit_order)
+
+    for n, job_name in enumerate(definitions.STAGE_JOBS, start=2):
+        job = defs.resolve_job_def(job_name)
+        echo(f"{'①②③④⑤⑥'[n - 1]} {job.description} …")
+        if definitions.is_year_job(job_name):
+            ranges = [(y0, y1) for y0, y1 in year_blocks]
+        else:
+            ranges = [
+                (str(multi_key(int(y0), u0)), str(multi_key(int(y1), u1)))
+                for y0, y1 in year_blocks
+                for u0, u1 in unit_blocks
+            ]
+        for start, end in ranges:
+            tags = {ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end}
+            result = _execute(defs, job_name, instance, tags=tags, run_config=run_config)
+            summary.runs.append(result.run_id)
+            if not result.success:
+                summary.failed_stages.append(
+                    f"{job_name} [{start} … {end}]: {_failure_text(result)}"
+                )
+                echo(f"   ✗ {job_name} [{start} … {end}] 失败")
+    summary.failures.extend(_rejections(data, chosen_years, chosen_units, scan))
+    return summary
+
+
+def _execute(defs, job_name, instance, *, tags, run_config):
+    job = defs.resolve_job_def(job_name)
+    return job.execute_in_process(
+        instance=instance, tags=tags, run_config=run_config, raise_on_error=False
+    )
+
+
+def _failure_text(result) -> str:
+    for ev in result.all_events:
+        if ev.is_failure and ev.event_specific_data is not None:
+            err = getattr(ev.event_specific_data, "error", None)
+            if err is not None:
+                return err.message.strip().splitlines()[0][:500]
+    return ""
+
+
+def _rejections(data: Path, years, units, scan: LandingScan) -> list[str]:
+    wh = Warehouse(default_url(data))
+    frame = wh.read(tables.rejected_files, year=list(years), unit_code=list(units))
+    out = [
+        f"{r['year']} {r['unit_code']} {r['source_file']}: {r['reason']}"
+        for r in frame.iter_rows(named=True)
+    ]
+    out.extend(f"{r.path}: {r.message}" for r in scan.orphans)
+    wh.dispose()
+    return out

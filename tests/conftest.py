@@ -1,0 +1,51 @@
+"""Shared fixtures. Services: under CI=true a missing service FAILS the test, never skips it."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+
+PG_ADMIN_URL = os.environ.get(
+    "BANGFU_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+)
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _service_missing(what: str, exc: Exception):
+    msg = f"{what} is not reachable ({type(exc).__name__}: {exc})"
+    if IN_CI:
+        pytest.fail(f"{msg}; CI=true requires it (see .ci/run)")
+    pytest.skip(f"{msg}; start it to run this test")
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> str:
+    try:
+        engine = create_engine(PG_ADMIN_URL)
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        engine.dispose()
+    except Exception as exc:  # noqa: BLE001 - any connection failure means "missing"
+        _service_missing("PostgreSQL at 127.0.0.1:5432", exc)
+    return PG_ADMIN_URL
+
+
+@pytest.fixture
+def pg_url(pg_server_url) -> str:
+    """A fresh PostgreSQL schema-isolated database for one test (dropped afterwards)."""
+    name = f"bangfu_t_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(pg_server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = pg_server_url.rsplit("/", 1)[0] + f"/{name}"
+    yield url
+    with admin.connect() as conn:
+        conn.execute(
+            text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
+            {"n": name},
+        )
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+    admin.dispose()

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import os
+
+import polars as pl
+
+from bangfu.lake import Lake
+
+
+def test_write_is_atomic_and_private(tmp_path):
+    lake = Lake(tmp_path / "lake")
+    frame = pl.DataFrame({"a": [1, 2, 3]})
+    path = lake.write("payments", 2019, "330102", frame)
+    assert path == tmp_path / "lake" / "payments" / "year=2019" / "unit=330102" / "data.parquet"
+    assert oct(os.stat(path).st_mode & 0o777) == "0o600"
+    # no temporary file is left next to it
+    assert [p.name for p in path.parent.iterdir()] == ["data.parquet"]
+    lake.write("payments", 2019, "330103", pl.DataFrame({"a": [4]}))
+    assert lake.read("payments", years=[2019])["a"].to_list() == [1, 2, 3, 4]
+    assert lake.read("payments", units=["330103"])["a"].to_list() == [4]
+    assert lake.read("payments", years=[2018], schema={"a": pl.Int64}).schema == {"a": pl.Int64}
+
+
+def test_rewrite_is_byte_equal(tmp_path):
+    lake = Lake(tmp_path)
+    frame = pl.DataFrame({"a": [1, 2], "b": ["x", "y"]})
+    p = lake.write("archive", 2019, "330102", frame)
+    first = p.read_bytes()
+    lake.write("archive", 2019, "330102", frame)
+    assert p.read_bytes() == first
+
+
+def test_remove_partition(tmp_path):
+    lake = Lake(tmp_path)
+    lake.write("archive", 2019, "330102", pl.DataFrame({"a": [1]}))
+    lake.remove("archive", 2019, "330102")
+    assert not lake.has("archive", 2019, "330102")
+    assert lake.read("archive").is_empty()

@@ -1,0 +1,160 @@
+"""Warehouse writes: each partition replaced atomically (delete + insert in one transaction).
+
+No Dagster here; resources.warehouse wraps this for the asset graph.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+from sqlalchemy import Engine, Table, and_, create_engine, delete, event, select
+from sqlalchemy.engine import make_url
+
+from warehouse import tables
+
+WAREHOUSE_URL_ENV = "BANGFU_WAREHOUSE_URL"
+_INSERT_BATCH = 5_000
+
+
+def default_url(data_dir: Path) -> str:
+    """`BANGFU_WAREHOUSE_URL` when set (credentials come only from the environment), else SQLite."""
+    return (
+        os.environ.get(WAREHOUSE_URL_ENV)
+        or f"sqlite:///{Path(data_dir).resolve() / 'warehouse.db'}"
+    )
+
+
+def safe_url(url: str) -> str:
+    """The URL as it may be printed: password hidden."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _normalise_url(url: str) -> str:
+    # dagster-postgres and our tests use psycopg2; a bare postgresql:// URL would pick the
+    # SQLAlchemy default driver, which may not be installed.
+    u = make_url(url)
+    if u.drivername == "postgresql":
+        u = u.set(drivername="postgresql+psycopg2")
+    return u.render_as_string(hide_password=False)
+
+
+@dataclass
+class Warehouse:
+    url: str
+    _engine: Engine | None = field(default=None, init=False, repr=False)
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            url = _normalise_url(self.url)
+            if url.startswith("sqlite"):
+                engine = create_engine(url, connect_args={"timeout": 60})
+
+                @event.listens_for(engine, "connect")
+                def _sqlite_pragmas(dbapi_conn, _record):  # WAL: readers never block the writer
+                    cur = dbapi_conn.cursor()
+                    cur.execute("PRAGMA journal_mode=WAL")
+                    cur.execute("PRAGMA synchronous=NORMAL")
+                    cur.close()
+
+            else:
+                engine = create_engine(url, pool_pre_ping=True)
+            self._engine = engine
+        return self._engine
+
+    def __repr__(self) -> str:  # never show the password
+        return f"Warehouse({safe_url(self.url)})"
+
+    def create_all(self) -> None:
+        if self.url.startswith("sqlite"):
+            Path(make_url(self.url).database).parent.mkdir(parents=True, exist_ok=True)
+        tables.metadata.create_all(self.engine)
+
+    def dispose(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    # ------------------------------------------------------------------ writes
+    def replace(self, replacements: Sequence[Replacement]) -> None:
+        """Apply every replacement in ONE transaction: a reader sees all old rows or all new."""
+        with self.engine.begin() as conn:
+            for r in replacements:
+                conn.execute(delete(r.table).where(r.where_clause()))
+                rows = r.rows()
+                for start in range(0, len(rows), _INSERT_BATCH):
+                    conn.execute(r.table.insert(), rows[start : start + _INSERT_BATCH])
+
+    # ------------------------------------------------------------------ reads
+    def read(self, table: Table, **equals) -> pl.DataFrame:
+        stmt = select(table)
+        conds = []
+        for k, v in equals.items():
+            if v is None:
+                continue
+            col = table.c[k]
+            conds.append(col.in_(v) if isinstance(v, list | tuple | set) else col == v)
+        if conds:
+            stmt = stmt.where(and_(*conds))
+        with self.engine.connect() as conn:
+            result = conn.execute(stmt)
+            rows = result.fetchall()
+            cols = list(result.keys())
+        if not rows:
+            return pl.DataFrame(schema={c: pl.String for c in cols}).clear()
+        return pl.DataFrame(
+            [dict(zip(cols, r, strict=True)) for r in rows], infer_schema_length=None
+        )
+
+    def count(self, table: Table, **equals) -> int:
+        return self.read(table, **equals).height
+
+
+@dataclass
+class Replacement:
+    """Delete the rows of `table` matching `match` (column → value or list of values), insert `frame`."""
+
+    table: Table
+    match: Mapping[str, object]
+    frame: pl.DataFrame | None = None
+    stamp: Mapping[str, object] = field(default_factory=dict)  # constant columns added to every row
+
+    def where_clause(self):
+        conds = []
+        for k, v in self.match.items():
+            col = self.table.c[k]
+            if isinstance(v, list | tuple | set | frozenset):
+                conds.append(col.in_(list(v)))
+            else:
+                conds.append(col == v)
+        return and_(*conds)
+
+    def rows(self) -> list[dict]:
+        if self.frame is None or self.frame.is_empty():
+            return []
+        names = [c.name for c in self.table.columns]
+        frame = self.frame
+        for k, v in self.stamp.items():
+            frame = frame.with_columns(pl.lit(v).alias(k))
+        frame = frame.select([c for c in names if c in frame.columns])
+        return [_clean(r) for r in frame.iter_rows(named=True)]
+
+
+def _clean(row: dict) -> dict:
+    # NaN is not NULL in SQL; keep the warehouse free of it.
+    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def partition_match(year: int | Iterable[int], units: Iterable[str]) -> dict[str, object]:
+    years = [year] if isinstance(year, int) else sorted(set(year))
+    return {"year": years, "unit_code": sorted(set(units))}
