@@ -1,7 +1,5 @@
 """Small helpers shared by the asset modules (Dagster side only)."""
 
-from __future__ import annotations
-
 from collections.abc import Iterable
 
 import dagster as dg

@@ -1,13 +1,12 @@
 """Ledger ingestion: one (year, unit) partition per annual ledger; a ranged run reads many."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from assets.common import OWNER, load_units, progress, unit_year_keys
 from assets.partitions import multi_key, unit_year_partitions
 from assets.reference import reference_units
 from bangfu.ingest import IngestOutcome, LandingScan, ingest_unit_year
+from checks.asset_checks import LEDGER_CHECKS, ledger_check_results
 from resources import DataResource, LandingResource, WarehouseResource
 
 
@@ -17,6 +16,8 @@ from resources import DataResource, LandingResource, WarehouseResource
     owners=[OWNER],
     kinds={"polars", "parquet", "sql"},
     deps=[reference_units],
+    check_specs=LEDGER_CHECKS,
+    backfill_policy=dg.BackfillPolicy.single_run(),
     description=(
         "年度台账入湖：读取单位年度台账（xlsx 或分表 CSV），规范化、pandera 校验，"
         "合格行写入 Parquet 数据湖，不合格行连同原因写入隔离表，并记录 ingest_log。"
@@ -61,7 +62,8 @@ def ledgers(
             "rows_read": sum(o.rows_read for o in outcomes),
             "rows_kept": sum(o.rows_kept for o in outcomes),
             "rows_quarantined": sum(o.rows_quarantined for o in outcomes),
-        }
+        },
+        check_results=ledger_check_results(outcomes),
     )
 
 

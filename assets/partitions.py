@@ -5,8 +5,6 @@ folder's year folders. A multi-partition key range is the rectangle of its two d
 so "one year, all units" and "one unit, all years" are each ONE ranged run.
 """
 
-from __future__ import annotations
-
 import dagster as dg
 
 YEAR_DIM = "year"

@@ -1,7 +1,5 @@
 """Reference data: 机构名录, 民政标准, 民政比对名单 (unpartitioned; small)."""
 
-from __future__ import annotations
-
 import dagster as dg
 import polars as pl
 

@@ -16,7 +16,7 @@ DEFAULT_DATA = Path("data")
 
 
 def _years(spec: str) -> tuple[int, ...]:
-    m = re.fullmatch(r"(\d{4})(?:-(\d{4}))?", spec.strip())
+    m = re.fullmatch(r"([0-9]{4})(?:-([0-9]{4}))?", spec.strip())
     if not m:
         raise argparse.ArgumentTypeError(f"年度范围应形如 2017-2019，得到 {spec!r}")
     a, b = int(m[1]), int(m[2] or m[1])
@@ -26,13 +26,13 @@ def _years(spec: str) -> tuple[int, ...]:
 
 
 def _year(spec: str) -> int:
-    if not re.fullmatch(r"\d{4}", spec.strip()):
+    if not re.fullmatch(r"[0-9]{4}", spec.strip()):
         raise argparse.ArgumentTypeError(f"年度应为四位数字，得到 {spec!r}")
     return int(spec)
 
 
 def _unit(spec: str) -> str:
-    if not re.fullmatch(r"\d{6}", spec.strip()):
+    if not re.fullmatch(r"[0-9]{6}", spec.strip()):
         raise argparse.ArgumentTypeError(f"单位代码应为六位数字，得到 {spec!r}")
     return spec.strip()
 
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_generate(args) -> int:
-    from bangfu.generate import generate
+    from bangfu.generate.landing import generate
 
     t = time.perf_counter()
     info = generate(
@@ -130,7 +130,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from bangfu.generate import generate
+    from bangfu.generate.landing import generate
     from pipelines.runner import PipelineError, run_pipeline
 
     landing = args.data / "landing"
@@ -196,8 +196,8 @@ def cmd_findings(args) -> int:
 
 def mask_phone_and_ids(mask_id, mask_phone):
     """Mask any 18-character ID or 11-digit mobile number that appears inside free text."""
-    id_re = re.compile(r"\d{17}[\dXx]")
-    phone_re = re.compile(r"(?<!\d)1\d{10}(?!\d)")
+    id_re = re.compile(r"[0-9]{17}[0-9Xx]")
+    phone_re = re.compile(r"(?<![0-9])1[0-9]{10}(?![0-9])")
 
     def mask(text):
         if text is None:

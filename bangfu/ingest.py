@@ -11,8 +11,9 @@ from pathlib import Path
 import polars as pl
 
 from bangfu import readers
-from bangfu.frames import INGEST_LOG_SCHEMA, QUARANTINE_SCHEMA, empty_sheet
+from bangfu.frames import INGEST_LOG_SCHEMA, QUARANTINE_SCHEMA
 from bangfu.lake import Lake
+from bangfu.parse import mask_ids_in_text
 from bangfu.sheets import LEDGER_SHEETS
 from warehouse import tables
 from warehouse.store import Replacement, Warehouse, now
@@ -107,9 +108,15 @@ def ingest_unit_year(
                 unit_code=unit_code,
                 max_uncompressed_bytes=max_uncompressed_bytes,
             )
-        except readers.LedgerRejected as exc:
+        except Exception as exc:  # noqa: BLE001 - one bad file must never stop the other units
             outcome.status = "rejected"
-            outcome.message = str(exc)
+            outcome.message = (
+                str(exc)
+                if isinstance(exc, readers.LedgerRejected)
+                else f"{outcome.source_file}: 读取时发生内部错误（{type(exc).__name__}），"
+                "请将此文件与日志报告给维护者；其余单位不受影响。"
+                f" Internal error while reading: {mask_ids_in_text(str(exc))[:300]}"
+            )
             rejected_rows = [
                 {
                     "year": year,
@@ -136,12 +143,11 @@ def ingest_unit_year(
                 }
 
     # Lake: every ledger sheet of the partition is rewritten or removed, so a file that lost an
-    # optional sheet (or was rejected) leaves no stale Parquet behind.
+    # optional sheet (or was rejected) leaves no stale Parquet behind. An absent optional sheet
+    # stays absent: the rules tell "no data" (no file) from "no rows" (an empty file).
     for spec in LEDGER_SHEETS:
         if spec.key in sheets:
             lake.write(spec.key, year, unit_code, sheets[spec.key])
-        elif outcome.status == "ok":
-            lake.write(spec.key, year, unit_code, empty_sheet(spec))
         else:
             lake.remove(spec.key, year, unit_code)
     lake.write("ingest_status", year, unit_code, _status_frame(outcome))

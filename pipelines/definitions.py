@@ -12,26 +12,14 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets import ingest, reference
+from assets import findings, ingest, metrics, reference, workbooks
+from pipelines.automation import landing_sensor, nightly_schedule
+from pipelines.jobs import JOBS, STAGE_JOBS, YEAR_JOBS
 from resources import AuditSettingsResource, DataResource, LandingResource, WarehouseResource
 
-ASSET_MODULES = [reference, ingest]
+ASSET_MODULES = [reference, ingest, findings, metrics, workbooks]
 
-reference_job = dg.define_asset_job(
-    "reference_job",
-    selection=dg.AssetSelection.groups("ingest") - dg.AssetSelection.assets(ingest.ledgers),
-    description="读入参考数据（机构名录、民政标准、比对名单）。Reference data.",
-)
-unit_stage_job = dg.define_asset_job(
-    "unit_stage_job",
-    selection=dg.AssetSelection.assets(ingest.ledgers),
-    description="按（年度，单位）分区：台账入湖。Per (year, unit): ingest.",
-)
-
-# The stages `bangfu run` launches in order, each as ranged runs (see pipelines.runner).
-STAGE_JOBS = ["unit_stage_job"]
-YEAR_JOBS: set[str] = set()
-JOBS = [reference_job, unit_stage_job]
+__all__ = ["STAGE_JOBS", "build_defs", "defs", "is_year_job"]
 
 
 def is_year_job(name: str) -> bool:
@@ -44,6 +32,8 @@ def build_defs(landing: str | Path, data: str | Path) -> dg.Definitions:
         assets=dg.load_assets_from_modules(ASSET_MODULES),
         asset_checks=dg.load_asset_checks_from_modules(ASSET_MODULES),
         jobs=JOBS,
+        schedules=[nightly_schedule],
+        sensors=[landing_sensor],
         resources={
             "landing": LandingResource(path=str(Path(landing).resolve())),
             "data": DataResource(path=data),

@@ -1,0 +1,153 @@
+"""Findings: per-unit rules per (year, unit); cross-unit rules per year."""
+
+import dagster as dg
+import polars as pl
+
+from assets import loaders
+from assets.common import OWNER, grouped, load_units, progress, unit_year_keys
+from assets.ingest import ledgers
+from assets.partitions import by_year, multi_key, unit_year_partitions, years_partitions
+from assets.reference import reference_standards
+from bangfu import rules
+from checks.asset_checks import FINDINGS_CHECKS, findings_check_results
+from resources import AuditSettingsResource, DataResource, WarehouseResource
+from warehouse import tables
+from warehouse.store import Replacement
+
+EAGER = dg.AutomationCondition.eager()
+
+
+def findings_metadata(frame: pl.DataFrame) -> dict:
+    """Counts per rule and the money involved (no personal data)."""
+    meta: dict = {"findings": frame.height}
+    if frame.height:
+        per_rule = (
+            frame.group_by("rule_code")
+            .agg(pl.len().alias("n"), pl.col("amount").sum().alias("amount"))
+            .sort("rule_code")
+        )
+        meta["amount_involved"] = float(frame["amount"].fill_null(0).sum())
+        meta["per_rule"] = dg.MetadataValue.md(
+            "| 规则 | 条数 | 金额（元） |\n|---|---:|---:|\n"
+            + "\n".join(
+                f"| {r['rule_code']} | {r['n']} | {r['amount'] or 0:,.2f} |"
+                for r in per_rule.iter_rows(named=True)
+            )
+        )
+    return meta
+
+
+def settings_replacement(settings, years) -> Replacement:
+    rows = rules.run_settings_rows(settings, years)
+    return Replacement(tables.run_settings, {"settings_hash": settings.hash()}, rows)
+
+
+@dg.asset(
+    partitions_def=unit_year_partitions,
+    group_name="findings",
+    owners=[OWNER],
+    kinds={"polars", "sql"},
+    deps=[ledgers, reference_standards],
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    automation_condition=EAGER,
+    check_specs=FINDINGS_CHECKS,
+    description=(
+        "本单位审计发现：发放、档案、账簿、单位四类规则（rules.md），每条发现附依据与证据位置。"
+        " Per (year, unit): every payment, archive-record, ledger and unit rule over the unit's"
+        " own ledger, with its detail, basis and source row."
+    ),
+)
+def unit_findings(
+    context: dg.AssetExecutionContext,
+    data: DataResource,
+    warehouse: WarehouseResource,
+    audit_settings: AuditSettingsResource,
+) -> dg.MaterializeResult:
+    lake, wh = data.lake, warehouse.get()
+    settings = loaders.settings(audit_settings)
+    units, standards = load_units(lake), loaders.standards(lake)
+    keys = unit_year_keys(context)
+    written: list[pl.DataFrame] = []
+    done = 0
+    for year, unit_list in grouped(keys).items():
+        present = loaders.present_units(lake, year, unit_list)
+        found = rules.unit_findings(
+            loaders.ledger_frames(lake, year, present),
+            units,
+            standards,
+            loaders.roster(lake, year),
+            year,
+            settings,
+            sheets_present=loaders.sheets_present(lake, year, present),
+        ).filter(pl.col("unit_code").is_in(present))
+        for unit in unit_list:
+            own = found.filter(pl.col("unit_code") == unit)
+            lake.write("findings_unit", year, unit, own)
+            context.add_asset_metadata(findings_metadata(own), partition_key=multi_key(year, unit))
+            done += 1
+            progress(context, "本单位审计发现 unit findings", done, len(keys))
+        wh.replace(
+            [
+                Replacement(
+                    tables.findings,
+                    {"year": year, "unit_code": unit_list, "stage": "unit"},
+                    found,
+                    stamp={"stage": "unit"},
+                ),
+                settings_replacement(settings, [year]),
+            ]
+        )
+        written.append(found)
+    allf = pl.concat(written) if written else rules.empty_findings()
+    return dg.MaterializeResult(
+        metadata={**findings_metadata(allf), "settings_hash": settings.hash()},
+        check_results=findings_check_results("unit_findings", allf, wh, keys, stage="unit"),
+    )
+
+
+@dg.asset(
+    partitions_def=years_partitions,
+    group_name="findings",
+    owners=[OWNER],
+    kinds={"polars", "sql"},
+    deps=[dg.AssetDep(ledgers, partition_mapping=by_year), reference_standards],
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    automation_condition=EAGER,
+    description=(
+        "跨单位审计发现（按年度）：重复建档 DUPLICATE_ARCHIVE、疑似漏评 MISSED_CANDIDATE，"
+        "需要全部单位当年的档案与民政比对名单。 Per year: the rules that need every unit's"
+        " archive (duplicate archive records, missed candidates from the civil roster)."
+    ),
+)
+def cross_unit_findings(
+    context: dg.AssetExecutionContext,
+    data: DataResource,
+    warehouse: WarehouseResource,
+    audit_settings: AuditSettingsResource,
+) -> dg.MaterializeResult:
+    lake, wh = data.lake, warehouse.get()
+    settings = loaders.settings(audit_settings)
+    units = load_units(lake)
+    meta: dict = {}
+    for key in context.partition_keys:
+        year = int(key)
+        present = loaders.present_units(lake, year)
+        archive = loaders.ledger_frames(lake, year, present)["archive"]
+        found = rules.cross_unit_findings(
+            archive, units, loaders.roster(lake, year), year, settings
+        )
+        lake.write("findings_cross", year, "all", found)
+        wh.replace(
+            [
+                Replacement(
+                    tables.findings,
+                    {"year": year, "stage": "cross"},
+                    found,
+                    stamp={"stage": "cross"},
+                ),
+                settings_replacement(settings, [year]),
+            ]
+        )
+        context.add_asset_metadata(findings_metadata(found), partition_key=key)
+        meta[f"findings_{year}"] = found.height
+    return dg.MaterializeResult(metadata=meta)

@@ -1,0 +1,10 @@
+"""Audit forms of the seed's 第六章: 审定表 / 调查表 workbooks, 底稿, 取证单 and the draft report.
+
+Layouts are data (``layouts``); one writer renders them (``writer``); ``workbook`` and ``report``
+are the entry points. Nothing here imports Dagster.
+"""
+
+from bangfu.forms.report import write_unit_report
+from bangfu.forms.workbook import write_unit_workbook
+
+__all__ = ["write_unit_report", "write_unit_workbook"]

@@ -1,0 +1,1139 @@
+"""One generic reader for every ledger sheet and reference file, driven by bangfu.sheets.
+
+xlsx goes through fastexcel (calamine); CSV is decoded as UTF-8 (with or without BOM) or
+GB18030, anything else is refused. Cells are parsed with whole-column polars expressions
+(bangfu.parse) and checked with the pandera models of checks.schemas; a row that fails becomes
+exactly one quarantine row. Nothing here imports Dagster.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from xml.etree import ElementTree as ET
+
+import fastexcel
+import pandera.errors as pa_errors
+import polars as pl
+
+from bangfu import parse as P
+from bangfu.frames import INGEST_LOG_SCHEMA, QUARANTINE_SCHEMA, sheet_schema
+from bangfu.sheets import (
+    CIVIL_ROSTER,
+    LEDGER_SHEETS,
+    STANDARDS,
+    TOTAL_MARKERS,
+    UNITS,
+    SheetSpec,
+)
+from checks.schemas import DATAFRAME_CHECK_COLUMNS, schema_for
+
+HEADER_SEARCH_ROWS = 20
+DEFAULT_MAX_UNCOMPRESSED = 200 * 1024**2
+
+
+# ====================================================================== results and errors
+class LedgerRejected(Exception):
+    """The whole file is refused; the message (Chinese, then English) names the file."""
+
+    def __init__(self, path: str, message: str):
+        self.path = path
+        self.message = message
+        super().__init__(f"{path}: {message}")
+
+
+class ReferenceDataError(Exception):
+    """A reference file (units.csv …) is unusable: the run stops before any ledger is read."""
+
+
+class _MissingColumns(Exception):
+    def __init__(self, spec: SheetSpec, missing: list[str]):
+        self.spec = spec
+        self.missing = missing
+        super().__init__("、".join(missing))
+
+
+class _BadEncoding(Exception):
+    pass
+
+
+@dataclass
+class SheetResult:
+    spec: SheetSpec
+    source_file: str  # relative to landing, '/'-separated
+    source_sha256: str
+    frame: pl.DataFrame  # frames.sheet_schema(spec)
+    quarantine: pl.DataFrame  # QUARANTINE_SCHEMA
+    rows_read: int
+    rows_kept: int
+    rows_quarantined: int
+    rows_skipped: int
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LedgerResult:
+    year: int
+    unit_code: str
+    source_file: str
+    form: str  # 'xlsx' | 'csv'
+    sheets: dict[str, SheetResult]  # by SheetSpec.key
+    log: pl.DataFrame  # INGEST_LOG_SCHEMA, one row per sheet read
+    warnings: list[str]  # ledger-level warnings (sheet warnings stay on each SheetResult)
+
+
+@dataclass(frozen=True)
+class LedgerFile:
+    year: int
+    unit_code: str
+    path: Path
+    form: str  # 'xlsx' | 'csv'
+
+
+@dataclass(frozen=True)
+class Rejection:
+    year: int | None
+    unit_code: str | None
+    path: str  # relative to landing, '/'-separated
+    message: str
+
+
+# ====================================================================== paths
+def _rel(path: Path, landing: Path) -> str:
+    try:
+        return PurePosixPath(Path(path).absolute().relative_to(Path(landing).absolute())).as_posix()
+    except ValueError:
+        return Path(path).as_posix()
+
+
+def _inside(path: Path, landing: Path) -> bool:
+    """True when the path, after following every link, stays inside the landing folder."""
+    try:
+        return Path(path).resolve().is_relative_to(Path(landing).resolve())
+    except (OSError, RuntimeError):  # link loops
+        return False
+
+
+def _outside_message(rel: str) -> str:
+    return (
+        f"文件是指向落地目录之外的链接，拒绝读取 / the file links outside the landing folder: {rel}"
+    )
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _norm_name(s: str) -> str:
+    return re.sub(P.SPACE_PATTERN, "", s or "")
+
+
+# ====================================================================== raw tables
+@dataclass
+class _Raw:
+    """A sheet as rows of strings: columns c0..cN, ``__row`` (Excel row / CSV line), and for
+    ID columns read with their cell type a Boolean ``n<j>`` (cell was not text)."""
+
+    frame: pl.DataFrame
+    header_row: int  # row number of the header (Excel / CSV numbering)
+    mapping: dict[str, int]  # canonical name → column index j of c<j>
+    warnings: list[str]
+
+
+def _detect_header(
+    rows: Iterable[tuple[int, list[str | None]]], spec: SheetSpec
+) -> tuple[int, dict[str, int], list[str]]:
+    """First of rows 1–20 holding every required column (after synonyms, spaces removed)."""
+    aliases = spec.header_aliases()
+    required = {c.name for c in spec.required_columns}
+    best: tuple[int, set[str]] = (-1, set())
+    for row_no, cells in rows:
+        if row_no > HEADER_SEARCH_ROWS:
+            break
+        mapping: dict[str, int] = {}
+        dups: list[str] = []
+        for j, cell in enumerate(cells):
+            if cell is None:
+                continue
+            name = aliases.get(_norm_name(str(cell)))
+            if name is None:
+                continue
+            if name in mapping:
+                dups.append(_norm_name(str(cell)))
+            else:
+                mapping[name] = j
+        found = set(mapping)
+        if required <= found:
+            warnings = [
+                f"{spec.title}：表头“{d}”重复，使用第一个同名列 / duplicate header, first one used"
+                for d in dups
+            ]
+            return row_no, mapping, warnings
+        if len(found & required) > len(best[1]):
+            best = (row_no, found & required)
+    missing = [c.header for c in spec.required_columns if c.name not in best[1]]
+    raise _MissingColumns(spec, missing)
+
+
+def _raw_from_rows(row_nos: list[int], rows: list[list[str | None]]) -> pl.DataFrame:
+    width = max((len(r) for r in rows), default=0)
+    cols = {f"c{j}": [r[j] if j < len(r) else None for r in rows] for j in range(width)}
+    df = pl.DataFrame(cols, schema={k: pl.String for k in cols})
+    return df.with_columns(pl.Series("__row", row_nos, dtype=pl.Int64))
+
+
+# ---------------------------------------------------------------------- CSV
+def _decode_csv(data: bytes, rel: str) -> tuple[str, str]:
+    """(text, encoding). UTF-8 with/without BOM, else GB18030; UTF-16 & co. refused."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data:
+        raise _BadEncoding(
+            f"CSV 文件编码不是 UTF-8 或 GB18030（疑似 UTF-16），拒绝读取 / "
+            f"CSV is not UTF-8 or GB18030 (looks like UTF-16): {rel}"
+        )
+    if data.startswith(b"\xef\xbb\xbf"):
+        try:
+            return data[3:].decode("utf-8"), "utf-8-sig"
+        except UnicodeDecodeError:
+            pass
+    else:
+        try:
+            return data.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            pass
+        try:
+            text = data.decode("gb18030")
+        except UnicodeDecodeError:
+            pass
+        else:
+            if not _looks_mojibake(text):
+                return text, "gb18030"
+            raise _BadEncoding(
+                f"CSV 文件编码不是 UTF-8 或 GB18030（疑似 Big5 等其他编码），拒绝读取 / "
+                f"CSV is neither UTF-8 nor GB18030 (Big5 or another encoding?): {rel}"
+            )
+    raise _BadEncoding(
+        f"CSV 文件编码不是 UTF-8 或 GB18030，拒绝读取 / CSV is neither UTF-8 nor GB18030: {rel}"
+    )
+
+
+def _looks_mojibake(text: str, sample: int = 20_000) -> bool:
+    """Bytes of another double-byte encoding (Big5 …) decode as GB18030 without error but into
+    mostly rare characters: more than a quarter outside GB2312 means it is not GB text."""
+    chars = [ch for ch in text[: sample * 4] if ord(ch) > 0x7F][:sample]
+    if not chars:
+        return False
+    rare = 0
+    for ch in chars:
+        try:
+            ch.encode("gb2312")
+        except UnicodeEncodeError:
+            rare += 1
+    return rare > len(chars) / 4
+
+
+def _csv_rows(text: str) -> tuple[list[int], list[list[str | None]]]:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    row_nos: list[int] = []
+    rows: list[list[str | None]] = []
+    last = 0
+    for rec in reader:
+        row_nos.append(last + 1)  # the line the record starts on
+        last = reader.line_num
+        rows.append([v if v != "" else None for v in rec])
+    return row_nos, rows
+
+
+def _read_csv_raw(data: bytes, spec: SheetSpec, rel: str) -> _Raw:
+    text, _encoding = _decode_csv(data, rel)
+    row_nos, rows = _csv_rows(text)
+    header_row, mapping, warnings = _detect_header(zip(row_nos, rows, strict=True), spec)
+    return _Raw(_raw_from_rows(row_nos, rows), header_row, mapping, warnings)
+
+
+# ---------------------------------------------------------------------- xlsx
+_NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_NS_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+_NS_PKG = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+_CELL_REF = re.compile(r"^([A-Z]+)([0-9]+)$")
+
+
+def _col_index(letters: str) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + (ord(ch) - 64)
+    return n - 1
+
+
+def _check_zip(data: bytes, rel: str, limit: int) -> zipfile.ZipFile:
+    """Open the xlsx container and refuse it if its declared uncompressed size is too big
+    (checked on the central directory, before anything is inflated)."""
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+        infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise LedgerRejected(
+            rel, f"文件损坏或不是 xlsx 工作簿 / corrupt file or not an xlsx workbook ({exc})"
+        ) from None
+    total = sum(i.file_size for i in infos)
+    if total > limit:
+        raise LedgerRejected(
+            rel,
+            f"工作簿解压后将达 {total / 1024**2:.0f} MB，超过上限 {limit / 1024**2:.0f} MB，"
+            f"疑似压缩炸弹，未解压即拒绝 / workbook would inflate to {total} bytes "
+            f"(limit {limit}): refused without inflating",
+        )
+    if not any(i.filename.endswith("workbook.xml") for i in infos):
+        raise LedgerRejected(rel, "不是 xlsx 工作簿（缺少 workbook.xml）/ not an xlsx workbook")
+    return zf
+
+
+def _xlsx_sheet_members(zf: zipfile.ZipFile) -> dict[str, str]:
+    """Sheet name → worksheet part inside the zip."""
+    wb_name = next(n for n in zf.namelist() if n.endswith("workbook.xml"))
+    base = PurePosixPath(wb_name).parent
+    rels_name = (base / "_rels" / "workbook.xml.rels").as_posix()
+    rels = {
+        r.get("Id"): r.get("Target")
+        for r in ET.fromstring(zf.read(rels_name)).iter(f"{_NS_PKG}Relationship")
+    }
+    out: dict[str, str] = {}
+    for s in ET.fromstring(zf.read(wb_name)).iter(f"{_NS_MAIN}sheet"):
+        target = rels.get(s.get(f"{_NS_REL}id"))
+        if target is None:
+            continue
+        member = target.lstrip("/") if target.startswith("/") else (base / target).as_posix()
+        out[s.get("name")] = member
+    return out
+
+
+def _peek_rows(zf: zipfile.ZipFile, member: str) -> list[tuple[int, dict[int, tuple[str, str]]]]:
+    """The first rows (≤ 20) of a worksheet as {column index: (cell type, text)}, streaming
+    the XML so a big sheet is not parsed here."""
+    rows: list[tuple[int, dict[int, tuple[str, str]]]] = []
+    sst_needed: set[int] = set()
+    next_row = 1
+    with zf.open(member) as fh:
+        for _ev, el in ET.iterparse(fh, events=("end",)):
+            if el.tag != f"{_NS_MAIN}row":
+                continue
+            r = int(el.get("r") or next_row)
+            next_row = r + 1
+            if r > HEADER_SEARCH_ROWS:
+                break
+            cells: dict[int, tuple[str, str]] = {}
+            next_col = 0
+            for c in el.iter(f"{_NS_MAIN}c"):
+                ref = _CELL_REF.match(c.get("r") or "")
+                j = _col_index(ref.group(1)) if ref else next_col
+                next_col = j + 1
+                t = c.get("t") or "n"
+                v = c.find(f"{_NS_MAIN}v")
+                if t == "inlineStr":
+                    text = "".join(x.text or "" for x in c.iter(f"{_NS_MAIN}t"))
+                    cells[j] = ("str", text)
+                elif v is not None and v.text is not None:
+                    cells[j] = (t, v.text)
+                    if t == "s":
+                        sst_needed.add(int(v.text))
+            rows.append((r, cells))
+            el.clear()
+    if sst_needed:
+        sst = _shared_strings(zf, max(sst_needed))
+        for _r, cells in rows:
+            for j, (t, text) in list(cells.items()):
+                if t == "s":
+                    cells[j] = ("str", sst.get(int(text), ""))
+    return rows
+
+
+def _shared_strings(zf: zipfile.ZipFile, upto: int) -> dict[int, str]:
+    name = next((n for n in zf.namelist() if n.endswith("sharedStrings.xml")), None)
+    out: dict[int, str] = {}
+    if name is None:
+        return out
+    i = 0
+    with zf.open(name) as fh:
+        for _ev, el in ET.iterparse(fh, events=("end",)):
+            if el.tag != f"{_NS_MAIN}si":
+                continue
+            parts = []
+            for child in el:
+                if child.tag == f"{_NS_MAIN}t":
+                    parts.append(child.text or "")
+                elif child.tag == f"{_NS_MAIN}r":  # rich text run; phonetic runs skipped
+                    parts.extend(t.text or "" for t in child.iter(f"{_NS_MAIN}t"))
+            out[i] = "".join(parts)
+            i += 1
+            el.clear()
+            if i > upto:
+                break
+    return out
+
+
+_RUST_ESCAPE = re.compile(r"\\(u\{([0-9a-fA-F]+)\}|.)", re.S)
+_RUST_SIMPLE = {"n": "\n", "t": "\t", "r": "\r", "0": "\0"}
+
+
+def _rust_unescape(s: str) -> str:
+    def sub(m: re.Match) -> str:
+        if m.group(2):
+            return chr(int(m.group(2), 16))
+        return _RUST_SIMPLE.get(m.group(1), m.group(1))
+
+    return _RUST_ESCAPE.sub(sub, s)
+
+
+def _read_xlsx_raw(
+    reader: fastexcel.ExcelReader,
+    zf: zipfile.ZipFile,
+    name: str,
+    member: str | None,
+    spec: SheetSpec,
+) -> _Raw:
+    """Read one sheet once. ID columns are read typed (float) so that an ID typed as a number
+    is known as such; their text cells come back through fastexcel's cell errors."""
+    peek = None
+    if member is not None:
+        try:
+            peek = _peek_rows(zf, member)
+        except (KeyError, ET.ParseError, ValueError):
+            peek = None
+    if peek is not None and peek:
+        min_row = peek[0][0]
+        min_col = min((j for _r, cells in peek for j in cells), default=0)
+        width = max((j for _r, cells in peek for j in cells), default=0) - min_col + 1
+        rows = [
+            (r, [cells.get(min_col + k, (None, None))[1] for k in range(width)])
+            for r, cells in peek
+            if cells
+        ]
+        header_row, mapping, warnings = _detect_header(rows, spec)
+        id_cols = [mapping[c.name] for c in spec.columns if c.kind == "id" and c.name in mapping]
+        raw = _load_typed(reader, name, min_row, min_col, width, id_cols)
+        # the peek and calamine agree on where the sheet starts? (else the safe path below)
+        if raw is not None and _header_matches(raw, header_row, mapping, spec):
+            return _Raw(raw, header_row, mapping, warnings)
+    first_row = peek[0][0] if peek else 1
+    return _read_xlsx_raw_safe(reader, name, spec, first_row)
+
+
+def _load_typed(
+    reader: fastexcel.ExcelReader,
+    name: str,
+    first_row: int,
+    first_col: int,
+    width: int,
+    id_cols: list[int],
+) -> pl.DataFrame | None:
+    """Load a sheet once: every column seen in the peek as text, ID columns typed."""
+    # dtypes keys are absolute column indices (column A = 0)
+    dtypes: dict[str | int, str] = {
+        first_col + j: ("duration" if j in id_cols else "string") for j in range(width)
+    }
+    sheet = reader.load_sheet(name, header_row=None, dtypes=dtypes, schema_sample_rows=None)
+    if not sheet.selected_columns or sheet.selected_columns[0].absolute_index != first_col:
+        return None
+    rb, errors = sheet.to_arrow_with_errors()
+    df = pl.DataFrame(rb)
+    df = df.rename({c: f"c{j}" for j, c in enumerate(df.columns)})
+    for j in id_cols:
+        if j >= df.width or df.dtypes[j] not in (pl.Duration, pl.Null):
+            return None
+    df = df.with_columns(
+        pl.col(c).cast(pl.String) for j, c in enumerate(df.columns) if j not in id_cols
+    )
+    df = df.with_columns((pl.int_range(pl.len(), dtype=pl.Int64) + first_row).alias("__row"))
+    return _restore_id_text(df, id_cols, errors)
+
+
+def _format_number(v: float) -> str:
+    if v == int(v) and abs(v) < 1e21:
+        return str(int(v))
+    return repr(v)
+
+
+def _restore_id_text(
+    df: pl.DataFrame, id_cols: list[int], errors: fastexcel.CellErrors | None
+) -> pl.DataFrame | None:
+    """ID columns are loaded with the "duration" dtype, which no text or number cell converts
+    to: every such cell comes back as a cell error naming its type and value
+    (``String("…")`` or ``Float(1.2e17)``). Text cells are restored as written; any other cell
+    (a number, a date) is shown as its value and flagged ``n<j>``."""
+    errs = errors.errors if errors is not None else []
+    positions = [e.offset_position for e in errs]
+    ef = (
+        pl.DataFrame(
+            {
+                "row": [p[0] for p in positions],
+                "col": [p[1] for p in positions],
+                "detail": [e.detail for e in errs],
+            },
+            schema={"row": pl.Int64, "col": pl.Int64, "detail": pl.String},
+        )
+        .with_columns(inner=pl.col("detail").str.extract(r"(?s)^Expected \w+ but got '(.*?)'?$", 1))
+        .with_columns(
+            text=pl.col("inner").str.extract(r'(?s)^String\("(.*)"\)$', 1),
+            number=pl.col("inner").str.extract(r"^(?:Float|Int)\((.*)\)$", 1),
+        )
+    )
+    out = []
+    for j in id_cols:
+        sub = ef.filter(pl.col("col") == j, pl.col("row") < df.height)
+        text = sub["text"]
+        escaped = text.str.contains("\\\\").fill_null(False)
+        if escaped.any():
+            text = text.zip_with(~escaped, text.map_elements(_rust_unescape, pl.String))
+        number = sub["number"].cast(pl.Float64, strict=False)
+        shown_number = (
+            number.map_elements(_format_number, pl.String)
+            if number.is_not_null().any()
+            else pl.Series(values=[None] * sub.height, dtype=pl.String)
+        )
+        shown = text.fill_null(shown_number).fill_null(sub["inner"])
+        converted = df[f"c{j}"]  # a date cell converts to a duration
+        col = (
+            converted.cast(pl.String)
+            if converted.dtype != pl.Null
+            else pl.Series(values=[None] * df.height, dtype=pl.String)
+        )
+        flag = converted.is_not_null()
+        if sub.height:
+            col = col.scatter(sub["row"], shown)
+            flag = flag.scatter(sub["row"], text.is_null())
+        out.append(col.alias(f"c{j}"))
+        out.append(flag.alias(f"n{j}"))
+    return df.with_columns(out)
+
+
+def _header_matches(
+    raw: pl.DataFrame, header_row: int, mapping: dict[str, int], spec: SheetSpec
+) -> bool:
+    """Does calamine's frame hold the peeked header where we expect it?"""
+    hdr = raw.filter(pl.col("__row") == header_row)
+    if hdr.height != 1:
+        return False
+    aliases = spec.header_aliases()
+    for name, j in mapping.items():
+        col = f"c{j}"
+        if col not in hdr.columns or aliases.get(_norm_name(hdr[col][0] or "")) != name:
+            return False
+    return True
+
+
+def _read_xlsx_raw_safe(
+    reader: fastexcel.ExcelReader, name: str, spec: SheetSpec, first_row: int
+) -> _Raw:
+    """Fallback when the peek cannot be trusted: read as text, then the ID columns again typed
+    (two passes over the sheet; correct, slower)."""
+    sheet = reader.load_sheet(name, header_row=None, dtypes="string")
+    base = sheet.selected_columns[0].absolute_index if sheet.selected_columns else 0
+    text = pl.DataFrame(sheet)
+    text = text.rename({c: f"c{j}" for j, c in enumerate(text.columns)})
+    text = text.with_columns((pl.int_range(pl.len(), dtype=pl.Int64) + first_row).alias("__row"))
+    rows = [(r[-1], list(r[:-1])) for r in text.head(HEADER_SEARCH_ROWS).iter_rows()]
+    header_row, mapping, warnings = _detect_header(rows, spec)
+    id_cols = [mapping[c.name] for c in spec.columns if c.kind == "id" and c.name in mapping]
+    if id_cols:
+        typed = pl.DataFrame(
+            reader.load_sheet(
+                name,
+                header_row=None,
+                use_columns=[base + j for j in id_cols],
+                dtypes={base + j: "boolean" for j in id_cols},
+            )
+        )  # a text cell never converts to a boolean; a number or a boolean does
+        text = text.with_columns(
+            pl.Series(f"n{j}", typed[:, k].is_not_null()) for k, j in enumerate(id_cols)
+        )
+    return _Raw(text, header_row, mapping, warnings)
+
+
+# ====================================================================== rows → frames
+_KIND_PARSERS = {
+    "text": P.normalise_text,
+    "code": P.normalise_code,
+    "enum": P.normalise_enum,
+    "id": P.normalise_id,
+    "phone": P.normalise_phone,
+    "date": P.parse_date,
+    "amount": P.parse_amount,
+    "int": P.parse_int,
+}
+_PARSE_REASONS = {
+    "date": "不是有效日期",
+    "amount": "不是有效金额",
+    "int": "不是整数",
+}
+_AMOUNT_ZERO_WHEN_EMPTY = {("ledger", "debit"), ("ledger", "credit")}
+
+
+@dataclass(frozen=True)
+class _Context:
+    year: int | None
+    unit_code: str | None
+    source_file: str
+    source_sha256: str
+
+
+def _check_reason(check: str, spec: SheetSpec, name: str) -> str:
+    if check == "not_nullable":
+        return "必填项为空"
+    if check.startswith("isin"):
+        return "取值不在规定范围内（" + "/".join(spec.column(name).vocab) + "）"
+    m = re.match(r"^greater_than_or_equal_to\((.*)\)$", check)
+    if m:
+        return f"应不小于 {m.group(1)}"
+    m = re.match(r"^greater_than\((.*)\)$", check)
+    if m:
+        return f"应大于 {m.group(1)}"
+    if check.startswith("str_matches"):
+        return "格式不符"
+    return check
+
+
+def _schema_failures(df: pl.DataFrame, spec: SheetSpec) -> pl.DataFrame:
+    """Run the sheet's pandera model; (i, name, reason) for every failing cell."""
+    out_schema = {"__i": pl.Int64, "name": pl.String, "reason": pl.String}
+    try:
+        schema_for(spec.key).validate(df, lazy=True)
+    except pa_errors.SchemaErrors as exc:
+        fc = exc.failure_cases
+    else:
+        return pl.DataFrame(schema=out_schema)
+    rows: list[tuple[int, str, str]] = []
+    for column, check, index in fc.select("column", "check", "index").iter_rows():
+        if index is None:
+            raise RuntimeError(f"{spec.title}: schema failure without a row: {column} {check}")
+        if column in DATAFRAME_CHECK_COLUMNS or check in DATAFRAME_CHECK_COLUMNS:
+            for name in DATAFRAME_CHECK_COLUMNS.get(check, ()):
+                rows.append((index, name, check))
+        else:
+            rows.append((index, column, _check_reason(check, spec, column)))
+    return pl.DataFrame(rows, schema=out_schema, orient="row")
+
+
+def _process(raw: _Raw, spec: SheetSpec, ctx: _Context) -> SheetResult:
+    df = raw.frame
+    cell_cols = [c for c in df.columns if re.fullmatch(r"c[0-9]+", c)]
+    body = df.filter(pl.col("__row") > raw.header_row)
+    filled = [P.has_content(c) for c in cell_cols]
+    first = pl.coalesce(
+        [pl.when(f).then(pl.col(c)) for f, c in zip(filled, cell_cols, strict=True)]
+    )
+    first = P.remove_spaces(first).str.replace(r"[:：]$", "")
+    body = body.with_columns(
+        __blank=~pl.any_horizontal(filled) if filled else pl.lit(True),
+        __total=first.is_in(list(TOTAL_MARKERS)).fill_null(False) if filled else pl.lit(False),
+    )
+    skipped_in_body = body.filter(pl.col("__blank") | pl.col("__total")).height
+    body = body.filter(~pl.col("__blank") & ~pl.col("__total")).with_row_index("__i")
+    rows_read = body.height
+    rows_skipped = raw.header_row + skipped_in_body
+
+    # stage 1: parse every column once
+    values: list[pl.Expr] = []
+    raws: list[pl.Expr] = []
+    for col in spec.columns:
+        j = raw.mapping.get(col.name)
+        src = pl.col(f"c{j}") if j is not None else pl.lit(None, dtype=pl.String)
+        value = P.FAST_PARSERS.get(col.kind, _KIND_PARSERS[col.kind])(src)
+        if (spec.key, col.name) in _AMOUNT_ZERO_WHEN_EMPTY:
+            value = (
+                value.fill_null(0.0)
+                if j is None
+                else value.fill_null(pl.when(P.is_blank(src)).then(pl.lit(0.0)))
+            )
+        values.append(value.alias(col.name))
+        raws.append(src.alias(f"__raw_{col.name}"))
+    flags = [c for c in df.columns if re.fullmatch(r"n[0-9]+", c)]
+    parsed = body.select(pl.col("__i"), pl.col("__row"), *values, *raws, *flags)
+    parsed = _full_parse_remainder(parsed, spec, raw.mapping)
+
+    # stage 2: per-column parse errors, from the raw and the parsed value
+    errors: list[pl.Expr] = []
+    for col in spec.columns:
+        j = raw.mapping.get(col.name)
+        if j is None:
+            continue
+        src, value = pl.col(f"__raw_{col.name}"), pl.col(col.name)
+        err = pl.when(src.str.len_chars() > P.EXCEL_CELL_LIMIT).then(
+            pl.lit(f"单元格超过 {P.EXCEL_CELL_LIMIT} 个字符（Excel 上限）")
+        )
+        if col.kind == "id":
+            if f"n{j}" in flags:
+                err = err.when(pl.col(f"n{j}")).then(
+                    pl.lit("身份证号以数字格式存储，位数已丢失，应以文本录入")
+                )
+            err = err.when(P.looks_scientific(src)).then(
+                pl.lit("身份证号为科学计数法，位数已丢失，应以文本录入")
+            )
+        if col.kind in _PARSE_REASONS:
+            err = err.when(value.is_null() & P.has_content(src)).then(
+                pl.lit(_PARSE_REASONS[col.kind])
+            )
+        errors.append(err.otherwise(None).alias(f"__err_{col.name}"))
+    parsed = parsed.with_columns(errors)
+
+    # schema failures on the parsed values (parse failures were nulled; their reason wins)
+    canon = parsed.select(spec.names)
+    fails = _schema_failures(canon, spec)
+    err_cols = [c for c in parsed.columns if c.startswith("__err_")]
+    parse_fails = (
+        parsed.select("__i", *err_cols)
+        .unpivot(index="__i", variable_name="name", value_name="reason")
+        .filter(pl.col("reason").is_not_null())
+        .with_columns(pl.col("__i").cast(pl.Int64), pl.col("name").str.replace("^__err_", ""))
+    )
+    order = pl.DataFrame(
+        {
+            "name": spec.names,
+            "__order": list(range(len(spec.columns))),
+            "header": [c.header for c in spec.columns],
+        }
+    )
+    all_fails = (
+        pl.concat([parse_fails, fails], how="vertical_relaxed")
+        .unique(subset=["__i", "name"], keep="first", maintain_order=True)
+        .join(order, on="name", how="left")
+    )
+    bad_idx = all_fails["__i"].unique()
+    bad = parsed.filter(pl.col("__i").is_in(bad_idx.implode()))
+    raw_long = (
+        bad.select("__i", *[f"__raw_{n}" for n in spec.names])
+        .unpivot(index="__i", variable_name="name", value_name="raw")
+        .with_columns(pl.col("__i").cast(pl.Int64), pl.col("name").str.replace("^__raw_", ""))
+    )
+    q = (
+        all_fails.join(raw_long, on=["__i", "name"], how="left")
+        .sort("__i", "__order")
+        .group_by("__i", maintain_order=True)
+        .agg(
+            column=pl.col("header").str.join("、"),
+            value=pl.col("raw").fill_null("").str.join("、"),
+            reason=pl.concat_str([pl.col("header"), pl.lit("："), pl.col("reason")]).str.join("；"),
+        )
+        .join(parsed.select(pl.col("__i").cast(pl.Int64), "__row"), on="__i", how="left")
+        .sort("__i")
+    )
+    quarantine = q.select(
+        year=pl.lit(ctx.year, dtype=pl.Int64),
+        unit_code=pl.lit(ctx.unit_code, dtype=pl.String),
+        source_file=pl.lit(ctx.source_file),
+        sheet=pl.lit(spec.title),
+        row_number=pl.col("__row"),
+        column=pl.col("column"),
+        value=pl.col("value"),
+        reason=pl.col("reason"),
+    ).cast(QUARANTINE_SCHEMA)
+
+    kept = parsed.filter(~pl.col("__i").is_in(bad_idx.implode()))
+    schema = sheet_schema(spec)
+    meta = {
+        "year": pl.lit(ctx.year, dtype=pl.Int64),
+        "unit_code": pl.lit(ctx.unit_code, dtype=pl.String),
+        "source_file": pl.lit(ctx.source_file),
+        "source_sheet": pl.lit(spec.title),
+        "source_row": pl.col("__row"),
+    }
+    # a sheet's own 年度 column (targets, standards) keeps its value over the ledger year
+    frame = (
+        kept.select(
+            *[pl.col(n) for n in spec.names],
+            *[e.alias(k) for k, e in meta.items() if k not in spec.names],
+        )
+        .select(list(schema))
+        .cast(schema)
+    )
+
+    warnings = list(raw.warnings)
+    for key in spec.unique_keys:
+        dup = (
+            frame.filter(pl.col(key).is_not_null())
+            .group_by(key)
+            .agg(pl.len().alias("n"))
+            .filter(pl.col("n") > 1)
+            .sort(key)
+        )
+        if dup.height:
+            header = spec.column(key).header
+            examples = P.mask_ids_in_text("、".join(dup[key].head(5).to_list()))
+            warnings.append(
+                f"{spec.title}：{header}有 {dup.height} 个重复值（如 {examples}），各行均保留 / "
+                f"duplicate {key} values kept on every row"
+            )
+    return SheetResult(
+        spec=spec,
+        source_file=ctx.source_file,
+        source_sha256=ctx.source_sha256,
+        frame=frame,
+        quarantine=quarantine,
+        rows_read=rows_read,
+        rows_kept=frame.height,
+        rows_quarantined=quarantine.height,
+        rows_skipped=rows_skipped,
+        warnings=warnings,
+    )
+
+
+def _full_parse_remainder(
+    parsed: pl.DataFrame, spec: SheetSpec, mapping: dict[str, int]
+) -> pl.DataFrame:
+    """Run the full parsers on the cells the fast path left null (``__i`` is the position)."""
+    updates = []
+    for col in spec.columns:
+        if col.kind not in P.FAST_PARSERS or col.name not in mapping:
+            continue
+        src = pl.col(f"__raw_{col.name}")
+        rest = parsed.filter(pl.col(col.name).is_null() & P.has_content(src))
+        if rest.height == 0:
+            continue
+        fixed = rest.select(pl.col("__i"), P.FULL_PARSERS[col.kind](src).alias(col.name))
+        updates.append(parsed[col.name].scatter(fixed["__i"], fixed[col.name]))
+    return parsed.with_columns(updates) if updates else parsed
+
+
+def read_sheet_rows(
+    raw: pl.DataFrame,
+    spec: SheetSpec,
+    *,
+    year: int | None,
+    unit_code: str | None,
+    source_file: str,
+    source_sha256: str = "",
+) -> SheetResult:
+    """The generic reader on a sheet already loaded as text: ``raw`` has String columns
+    ``c0..cN`` and an Int64 ``__row`` (Excel row / CSV line), optionally Boolean ``n<j>``
+    flags for ID cells that were numbers. Finds the header, skips title/blank/total rows,
+    parses, validates, splits kept rows from quarantined ones."""
+    rows = [
+        (r[0], list(r[1:]))
+        for r in raw.select("__row", *[c for c in raw.columns if re.fullmatch(r"c[0-9]+", c)])
+        .head(HEADER_SEARCH_ROWS * 2)
+        .iter_rows()
+    ]
+    header_row, mapping, warnings = _detect_header(rows, spec)
+    ctx = _Context(year, unit_code, source_file, source_sha256)
+    return _process(_Raw(raw, header_row, mapping, warnings), spec, ctx)
+
+
+# ====================================================================== ledgers
+def _log_frame(year: int, unit_code: str, results: Iterable[SheetResult]) -> pl.DataFrame:
+    rows = [
+        {
+            "year": year,
+            "unit_code": unit_code,
+            "sheet": r.spec.title,
+            "source_file": r.source_file,
+            "source_sha256": r.source_sha256,
+            "rows_read": r.rows_read,
+            "rows_kept": r.rows_kept,
+            "rows_quarantined": r.rows_quarantined,
+            "rows_skipped": r.rows_skipped,
+        }
+        for r in results
+    ]
+    return pl.DataFrame(rows, schema=INGEST_LOG_SCHEMA)
+
+
+def _missing_columns_message(spec: SheetSpec, missing: list[str]) -> str:
+    return (
+        f"工作表“{spec.title}”缺少必需列：{'、'.join(missing)}（前 {HEADER_SEARCH_ROWS} 行中"
+        f"未找到含全部必需列的表头行）/ sheet {spec.title} lacks required column(s)"
+    )
+
+
+def _match_specs(names: Iterable[str]) -> tuple[dict[str, str], list[str]]:
+    """Sheet / file names (spaces removed) → spec key; warnings for unknown or repeated ones."""
+    by_title = {s.title: s for s in LEDGER_SHEETS}
+    found: dict[str, str] = {}
+    warnings: list[str] = []
+    for name in names:
+        spec = by_title.get(_norm_name(name))
+        if spec is None:
+            continue
+        if spec.key in found:
+            warnings.append(
+                f"工作表“{spec.title}”出现多次，只读取第一个（{found[spec.key]}）/ "
+                f"sheet {spec.title} appears twice, first one read"
+            )
+            continue
+        found[spec.key] = name
+    return found, warnings
+
+
+def read_ledger(
+    path: Path | str,
+    *,
+    landing: Path | str,
+    year: int,
+    unit_code: str,
+    max_uncompressed_bytes: int = DEFAULT_MAX_UNCOMPRESSED,
+) -> LedgerResult:
+    """Read one unit-year ledger (an .xlsx or a folder of CSVs). Raises LedgerRejected."""
+    path, landing = Path(path), Path(landing)
+    rel = _rel(path, landing)
+    if not _inside(path, landing):
+        raise LedgerRejected(rel, _outside_message(rel))
+    if path.is_dir():
+        return _read_csv_ledger(path, landing, rel, year, unit_code)
+    if not path.is_file():
+        raise LedgerRejected(rel, "文件不存在 / file not found")
+    data = path.read_bytes()
+    sha = _sha256(data)
+    zf = _check_zip(data, rel, max_uncompressed_bytes)
+    try:
+        reader = fastexcel.read_excel(data)
+        sheet_names = reader.sheet_names
+        members = _xlsx_sheet_members(zf)
+    except Exception as exc:  # noqa: BLE001 - calamine raises many kinds for broken files
+        raise LedgerRejected(
+            rel, f"文件损坏或不是 xlsx 工作簿 / corrupt file or not an xlsx workbook ({exc})"
+        ) from None
+    found, warnings = _match_specs(sheet_names)
+    _require_sheets(found, rel)
+    sheets: dict[str, SheetResult] = {}
+    ctx = _Context(year, unit_code, rel, sha)
+    for spec in LEDGER_SHEETS:
+        if spec.key not in found:
+            continue
+        name = found[spec.key]
+        try:
+            raw = _read_xlsx_raw(reader, zf, name, members.get(name), spec)
+        except _MissingColumns as exc:
+            _missing_column(spec, exc, rel, warnings)
+            continue
+        except fastexcel.FastExcelError as exc:
+            raise LedgerRejected(
+                rel, f"工作表“{name}”无法读取 / sheet {name} cannot be read ({exc})"
+            ) from None
+        sheets[spec.key] = _process(raw, spec, ctx)
+    return LedgerResult(
+        year,
+        unit_code,
+        rel,
+        "xlsx",
+        sheets,
+        _log_frame(year, unit_code, sheets.values()),
+        warnings,
+    )
+
+
+def _require_sheets(found: dict[str, str], rel: str) -> None:
+    missing = [s.title for s in LEDGER_SHEETS if s.required and s.key not in found]
+    if missing:
+        raise LedgerRejected(
+            rel, f"缺少必需工作表：{'、'.join(missing)} / required sheet(s) missing"
+        )
+
+
+def _missing_column(spec: SheetSpec, exc: _MissingColumns, rel: str, warnings: list[str]):
+    msg = _missing_columns_message(spec, exc.missing)
+    if spec.required:
+        raise LedgerRejected(rel, msg)
+    warnings.append(f"{msg}；该可选工作表不读取 / optional sheet left out")
+
+
+def _read_csv_ledger(
+    folder: Path, landing: Path, rel: str, year: int, unit_code: str
+) -> LedgerResult:
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".csv")
+    by_stem = {p.stem: p for p in files}
+    found, warnings = _match_specs(by_stem)
+    _require_sheets(found, rel)
+    sheets: dict[str, SheetResult] = {}
+    for spec in LEDGER_SHEETS:
+        if spec.key not in found:
+            continue
+        p = by_stem[found[spec.key]]
+        prel = _rel(p, landing)
+        if not _inside(p, landing):
+            raise LedgerRejected(prel, _outside_message(prel))
+        data = p.read_bytes()
+        ctx = _Context(year, unit_code, prel, _sha256(data))
+        try:
+            raw = _read_csv_raw(data, spec, prel)
+        except _BadEncoding as exc:
+            raise LedgerRejected(prel, str(exc)) from None
+        except _MissingColumns as exc:
+            _missing_column(spec, exc, prel, warnings)
+            continue
+        sheets[spec.key] = _process(raw, spec, ctx)
+    return LedgerResult(
+        year,
+        unit_code,
+        rel,
+        "csv",
+        sheets,
+        _log_frame(year, unit_code, sheets.values()),
+        warnings,
+    )
+
+
+# ====================================================================== discovery
+_IGNORED = re.compile(r"^(\.|~\$)")
+
+
+def discover_ledgers(
+    landing: Path | str, unit_codes: Iterable[str]
+) -> tuple[list[LedgerFile], list[Rejection]]:
+    """Every ledger under ``<landing>/ledgers``, and what cannot be one."""
+    landing = Path(landing)
+    codes = set(unit_codes)
+    root = landing / "ledgers"
+    found: list[LedgerFile] = []
+    rejected: list[Rejection] = []
+    if not root.is_dir():
+        return found, rejected
+    for ydir in sorted(root.iterdir()):
+        rel = _rel(ydir, landing)
+        if _IGNORED.match(ydir.name):
+            continue
+        if not _inside(ydir, landing):
+            rejected.append(Rejection(None, None, rel, _outside_message(rel)))
+            continue
+        if not ydir.is_dir() or not re.fullmatch(r"[0-9]{4}", ydir.name):
+            rejected.append(
+                Rejection(
+                    None,
+                    None,
+                    rel,
+                    f"“{ydir.name}”不是年度文件夹（应为四位年份），未读取 / "
+                    f"not a year folder: {rel}",
+                )
+            )
+            continue
+        year = int(ydir.name)
+        forms: dict[str, list[tuple[str, Path]]] = {}
+        for entry in sorted(ydir.iterdir()):
+            erel = _rel(entry, landing)
+            if _IGNORED.match(entry.name):
+                continue
+            if not _inside(entry, landing):
+                code = entry.stem if entry.stem in codes else None
+                rejected.append(Rejection(year, code, erel, _outside_message(erel)))
+                continue
+            if entry.is_dir():
+                code, form = entry.name, "csv"
+            elif entry.suffix.lower() == ".xlsx":
+                code, form = entry.stem, "xlsx"
+            else:
+                code = entry.stem if entry.stem in codes else None
+                rejected.append(
+                    Rejection(
+                        year,
+                        None,
+                        erel,
+                        f"不是 .xlsx 工作簿或 CSV 文件夹，未读取 / not an .xlsx ledger or a CSV "
+                        f"folder: {erel}",
+                    )
+                )
+                continue
+            if code not in codes:
+                rejected.append(
+                    Rejection(
+                        year,
+                        None,
+                        erel,
+                        f"“{code}”不是机构名录中的单位代码，未读取 / unknown unit code: {erel}",
+                    )
+                )
+                continue
+            forms.setdefault(code, []).append((form, entry))
+        for code, entries in forms.items():
+            if len(entries) > 1:
+                names = " 和 ".join(_rel(p, landing) for _f, p in entries)
+                rejected.append(
+                    Rejection(
+                        year,
+                        code,
+                        _rel(entries[0][1], landing),
+                        f"同一单位年度同时存在两种形式：{names}，无法判断以哪个为准，整体拒绝 / "
+                        f"unit-year present in both forms: {names}",
+                    )
+                )
+                continue
+            form, p = entries[0]
+            found.append(LedgerFile(year, code, p, form))
+    return found, rejected
+
+
+# ====================================================================== reference files
+def _read_reference_csv(
+    path: Path | str, spec: SheetSpec, *, year: int | None, landing: Path | None = None
+) -> SheetResult:
+    path = Path(path)
+    rel = _rel(path, landing) if landing is not None else path.as_posix()
+    if landing is not None and not _inside(path, landing):
+        raise ReferenceDataError(_outside_message(rel))
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ReferenceDataError(f"无法读取 {rel} / cannot read ({exc})") from None
+    try:
+        raw = _read_csv_raw(data, spec, rel)
+    except _BadEncoding as exc:
+        raise ReferenceDataError(str(exc)) from None
+    except _MissingColumns as exc:
+        raise ReferenceDataError(
+            f"{rel}：缺少必需列 {'、'.join(exc.missing)} / required column(s) missing"
+        ) from None
+    return _process(raw, spec, _Context(year, None, rel, _sha256(data)))
+
+
+def read_units(path: Path | str, *, landing: Path | None = None) -> pl.DataFrame:
+    """机构名录 → frame; raises ReferenceDataError unless it forms one tree of units."""
+    res = _read_reference_csv(path, UNITS, year=None, landing=landing)
+    rel = res.source_file
+    if res.quarantine.height:
+        bad = "；".join(
+            f"第 {r['row_number']} 行 {r['reason']}" for r in res.quarantine.head(5).to_dicts()
+        )
+        raise ReferenceDataError(f"{rel}：机构名录有无法读取的行：{bad} / unreadable rows")
+    df = res.frame
+    dups = df.filter(pl.col("unit_code").is_duplicated())["unit_code"].unique().sort().to_list()
+    if dups:
+        raise ReferenceDataError(f"{rel}：单位代码重复：{'、'.join(dups)} / duplicate unit code")
+    parent = dict(zip(df["unit_code"], df["parent_code"], strict=True))
+    level = dict(zip(df["unit_code"], df["level"], strict=True))
+    for code, par in parent.items():
+        if par is not None and par not in parent:
+            raise ReferenceDataError(
+                f"{rel}：单位 {code} 的上级单位代码 {par} 不在名录中 / parent not in the file"
+            )
+        rank = {"省": 0, "市": 1, "县": 2}
+        if par is not None and rank[level[code]] <= rank[level[par]]:
+            raise ReferenceDataError(
+                f"{rel}：单位 {code}（{level[code]}）的上级 {par} 级别为{level[par]}，"
+                f"级别不符 / bad level: a unit must be below its parent"
+            )
+    for code in parent:
+        seen = {code}
+        cur = parent[code]
+        while cur is not None:
+            if cur in seen:
+                raise ReferenceDataError(
+                    f"{rel}：上级单位关系成环（经过 {code}）/ cycle in parent codes"
+                )
+            seen.add(cur)
+            cur = parent.get(cur)
+    return df
+
+
+def read_standards(
+    path: Path | str, *, landing: Path | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    res = _read_reference_csv(path, STANDARDS, year=None, landing=landing)
+    return res.frame, res.quarantine
+
+
+def read_civil_roster(
+    path: Path | str, year: int, *, landing: Path | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    res = _read_reference_csv(path, CIVIL_ROSTER, year=year, landing=landing)
+    return res.frame, res.quarantine

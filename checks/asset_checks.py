@@ -1,0 +1,153 @@
+"""Asset checks (Dagster side). Each check is evaluated by its asset over the partitions of the
+run and shown in the UI on that asset; the logic is plain counting over the run's outcomes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import dagster as dg
+
+ERROR = dg.AssetCheckSeverity.ERROR
+WARN = dg.AssetCheckSeverity.WARN
+
+
+def spec(asset: str, name: str, description: str) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(name=name, asset=asset, description=description)
+
+
+LEDGER_CHECKS = [
+    spec(
+        "ledgers",
+        "rows_conserved",
+        "每张表：读入行 = 保留行 + 隔离行。rows read = kept + quarantined.",
+    ),
+    spec("ledgers", "ledgers_readable", "本次运行的台账均可读取（拒收的文件列在元数据中）。"),
+    spec(
+        "ledgers",
+        "unique_keys",
+        "档案编号、发放编号、凭证号在单位年度内不重复（重复仅警告，行全部保留）。",
+    ),
+]
+
+
+def result(
+    name: str, passed: bool, *, severity=ERROR, asset: str, **metadata
+) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        check_name=name, asset_key=asset, passed=bool(passed), severity=severity, metadata=metadata
+    )
+
+
+def ledger_check_results(outcomes: Iterable) -> list[dg.AssetCheckResult]:
+    outcomes = list(outcomes)
+    unbalanced = [
+        f"{o.year} {o.unit_code} {sheet}"
+        for o in outcomes
+        for sheet, r in o.rows.items()
+        if r["rows_read"] != r["rows_kept"] + r["rows_quarantined"]
+    ]
+    rejected = [f"{o.year} {o.unit_code}: {o.message}" for o in outcomes if o.status == "rejected"]
+    dup = [f"{o.year} {o.unit_code}: {w}" for o in outcomes for w in o.warnings if "重复" in w]
+    return [
+        result(
+            "rows_conserved",
+            not unbalanced,
+            asset="ledgers",
+            sheets_checked=sum(len(o.rows) for o in outcomes),
+            unbalanced="\n".join(unbalanced[:50]) or "无",
+        ),
+        result(
+            "ledgers_readable",
+            not rejected,
+            asset="ledgers",
+            rejected=len(rejected),
+            details="\n".join(rejected[:50]) or "无",
+        ),
+        result(
+            "unique_keys",
+            not dup,
+            severity=WARN,
+            asset="ledgers",
+            warnings=len(dup),
+            details="\n".join(dup[:50]) or "无",
+        ),
+    ]
+
+
+FINDINGS_CHECKS = [
+    spec(
+        "unit_findings",
+        "findings_written",
+        "写入仓库的发现条数等于计算所得条数（每分区恰好一份）。",
+    ),
+    spec(
+        "unit_findings", "finding_ids_unique", "finding_id 唯一（年度、单位、规则、对象键的哈希）。"
+    ),
+]
+
+METRICS_CHECKS = [
+    spec(
+        "unit_year_metrics",
+        "rates_in_unit_interval",
+        "漏评率、错退率、错评率、群众认可度均在 [0, 1]。",
+    ),
+    spec("unit_year_metrics", "row_per_unit", "机构名录中每个单位每个年度恰有一行指标。"),
+    spec("unit_year_metrics", "rollup_adds_up", "省级汇总的已付金额等于其下各单位本级金额之和。"),
+]
+
+WORKBOOK_CHECKS = [
+    spec(
+        "audit_workbooks",
+        "workbooks_written",
+        "每个已读入台账的单位年度都写出了工作簿，且无公式单元格。",
+    ),
+]
+
+
+def findings_check_results(asset, frame, wh, keys, *, stage) -> list[dg.AssetCheckResult]:
+    from warehouse import tables
+
+    years = sorted({y for y, _ in keys})
+    units = sorted({u for _, u in keys})
+    stored = wh.read(tables.findings, year=years, unit_code=units, stage=stage)
+    ids = frame["finding_id"] if frame.height else []
+    dup = frame.height - (frame["finding_id"].n_unique() if frame.height else 0)
+    return [
+        result(
+            "findings_written",
+            stored.height == frame.height,
+            asset=asset,
+            computed=frame.height,
+            stored=stored.height,
+        ),
+        result("finding_ids_unique", dup == 0, asset=asset, duplicates=dup, checked=len(ids)),
+    ]
+
+
+def metrics_check_results(rolled, own, units) -> list[dg.AssetCheckResult]:
+    import polars as pl
+
+    asset = "unit_year_metrics"
+    rate_cols = ["missed_rate", "wrong_exit_rate", "wrong_entry_rate", "recognition_rate"]
+    bad = rolled.filter(
+        pl.any_horizontal([(pl.col(c) < 0) | (pl.col(c) > 1) for c in rate_cols])
+    ).height
+    per_year = rolled.group_by("year").agg(pl.col("unit_code").n_unique().alias("n"), pl.len())
+    rows_ok = all(r["n"] == units.height == r["len"] for r in per_year.iter_rows(named=True))
+    provinces = units.filter(pl.col("level") == "省")["unit_code"].to_list()
+    rolled_total = (
+        rolled.filter(pl.col("unit_code").is_in(provinces))["paid_total"].fill_null(0).sum()
+    )
+    own_total = own["paid_total"].fill_null(0).sum() if own.height else 0.0
+    return [
+        result("rates_in_unit_interval", bad == 0, asset=asset, out_of_range=bad),
+        result("row_per_unit", rows_ok, asset=asset, rows=rolled.height, units=units.height),
+        result(
+            "rollup_adds_up",
+            abs(float(rolled_total) - float(own_total)) < 0.005 * max(1, rolled["year"].n_unique()),
+            asset=asset,
+            province_total=float(rolled_total),
+            sum_of_own=float(own_total),
+        ),
+    ]

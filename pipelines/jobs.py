@@ -1,0 +1,39 @@
+"""Jobs: one per stage, because a run's assets must share one partitioning.
+
+`bangfu run` launches them in order as ranged runs (pipelines.runner); the sensor and the
+schedule launch the unit stage and let the later stages follow by their automation conditions.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from assets import findings, ingest, metrics, reference, workbooks
+
+reference_job = dg.define_asset_job(
+    "reference_job",
+    selection=dg.AssetSelection.assets(
+        reference.reference_units, reference.reference_standards, reference.landing_inventory
+    ),
+    description="参考数据：机构名录、民政标准、比对名单、落地目录清单。Reference data.",
+)
+unit_stage_job = dg.define_asset_job(
+    "unit_stage_job",
+    selection=dg.AssetSelection.assets(ingest.ledgers, findings.unit_findings),
+    description="（年度，单位）分区：台账入湖与本单位审计发现。Per (year, unit): ingest, findings.",
+)
+year_stage_job = dg.define_asset_job(
+    "year_stage_job",
+    selection=dg.AssetSelection.assets(findings.cross_unit_findings, metrics.unit_year_metrics),
+    description="年度：跨单位发现与逐级汇总指标。Per year: cross-unit findings, roll-ups.",
+)
+output_stage_job = dg.define_asset_job(
+    "output_stage_job",
+    selection=dg.AssetSelection.assets(workbooks.audit_workbooks),
+    description="（年度，单位）分区：审定表工作簿与审计报告。Per (year, unit): workbooks, reports.",
+)
+
+# The stages `bangfu run` launches, in order; year jobs are ranged over years only.
+STAGE_JOBS: list[str] = ["unit_stage_job", "year_stage_job", "output_stage_job"]
+YEAR_JOBS: set[str] = {"year_stage_job"}
+JOBS = [reference_job, unit_stage_job, year_stage_job, output_stage_job]

@@ -1,0 +1,607 @@
+"""The generic reader on small hand-built workbooks and CSV folders, good and hostile."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import os
+import zipfile
+from pathlib import Path
+
+import polars as pl
+import pytest
+import xlsxwriter
+
+from bangfu import readers as R
+from bangfu.frames import INGEST_LOG_SCHEMA, QUARANTINE_SCHEMA, sheet_schema
+from bangfu.sheets import ARCHIVE, EVALUATION, LEDGER, PAYMENTS
+
+UNIT = "330102"
+YEAR = 2019
+ID1 = "11010519491231002X"  # valid GB 11643
+ID2 = "110105194912310021"
+
+# --------------------------------------------------------------------------- sheet contents
+# Each sheet: list of rows; a row is a list of cells; a cell is a str, a number, a date,
+# ("num", value) for a number cell in an ID column, or None.
+PAY_TITLE = "××县总工会2019年度救助发放明细"
+PAY_HEADER = [
+    "序号",
+    "发放编号",
+    "日期",
+    "姓名",
+    "身份证号码",
+    "帮扶项目",
+    "资\u3000金来源",
+    "发放金额",
+    "凭证编号",
+    "备注",
+]
+PAY_ROWS = [
+    # row 4: Excel date cell, lower-case x, plain number
+    [
+        1,
+        "FF001",
+        dt.date(2019, 3, 5),
+        "张三",
+        ID1.lower(),
+        "生活救助",
+        "送温暖资金",
+        500,
+        "PZ01",
+        "",
+    ],
+    # row 5: written date, spaces + apostrophe in ID, full-width amount with 元
+    [
+        2,
+        "FF002",
+        "2019年3月5日",
+        "李四",
+        "'110105 19491231 0021",
+        "医疗救助",
+        "工会经费",
+        "１,２３４.５元",
+        "PZ02",
+        None,
+    ],
+    None,  # row 6: blank
+    # row 7: ID typed as a number (lost digits)
+    [
+        3,
+        "FF003",
+        "2019-04-01",
+        "王五",
+        ("num", 110105194912310021),
+        "生活救助",
+        "工会经费",
+        100,
+        "PZ03",
+        None,
+    ],
+    # row 8: impossible date and zero amount
+    [4, "FF004", "2019/2/30", "赵六", ID1, "生活救助", "工会经费", 0, "PZ04", None],
+    # row 9: total row
+    ["合计", None, None, None, None, None, None, 1834.5, None, None],
+    # row 10: ID in scientific notation
+    [5, "FF005", "20190601", "孙七", "1.10105E+17", "生活救助", "工会经费", 50, "PZ05", None],
+    # row 11: duplicate payment number (kept, warned)
+    [6, "FF001", "2019.07.01", "周八", ID2, "送温暖", "送温暖资金", "80", "PZ06", None],
+    # row 12: a project outside the vocabulary is kept as written
+    [7, "FF007", 43709, "吴九", ID2, " 其他 项目 ", "工会经费", "1,000", "PZ07", None],
+]
+
+ARCHIVE_HEADER = [
+    "档案号",
+    "姓名",
+    "公民身份号码",
+    "困难类别",
+    "家庭人口",
+    "家庭年总收入",
+    "建档日期",
+    "档案状态",
+    "退档日期",
+    "退档原因",
+    "脱困方式",
+    "致困原因",
+]
+ARCHIVE_ROWS = [
+    ["DA1", "张三", ID1, "深度困难", 3, "12000", "2018-01-02", "在档", None, None, None, "失业"],
+    [
+        "DA2",
+        "李四",
+        ID2,
+        "相对困难",
+        "2人",
+        8000.5,
+        "2018-01-02",
+        "已退档",
+        None,
+        "脱困",
+        None,
+        "本人大病、失业",
+    ],
+    [
+        "DA3",
+        "王五",
+        ID1,
+        "意外致困",
+        0,
+        100,
+        "2018-01-02",
+        "已退档",
+        "2019-05-01",
+        "死亡",
+        None,
+        None,
+    ],
+    ["DA4", "赵六", ID1, "深度困难", 2, 100, "去年", "在档", None, None, None, None],
+]
+
+LEDGER_HEADER = ["凭证日期", "凭证号", "科目编码", "科目名称", "摘要", "借方金额", "贷方金额"]
+LEDGER_ROWS = [
+    ["2019-03-05", "PZ01", "50101", "维权支出—困难职工帮扶费", "发放生活救助", 500, None],
+    ["2019-03-05", "PZ01", "10201", "银行存款", "发放生活救助", None, 500],
+]
+
+EVAL_HEADER = ["样本编号", "身份证号", "姓名", "样本类型", "评估结论", "满意度"]
+EVAL_ROWS = [
+    ["S1", ID1, "张三", "在档户", "错评", "满意"],
+    ["S2", ID2, "李四", "退档户", "错评", "满意"],  # 错评 only on 在档户
+    ["S3", ID2, "李四", "非建档户", "漏评", None],
+]
+
+
+def _sheets() -> dict[str, tuple[list[str | None], list[str], list]]:
+    """sheet name → (title rows, header, data rows)."""
+    return {
+        "困难职工档案": ([], ARCHIVE_HEADER, ARCHIVE_ROWS),
+        " 救助发放明细 ": ([PAY_TITLE, None], PAY_HEADER, PAY_ROWS),
+        "会计明细账": (["会计明细账"], LEDGER_HEADER, LEDGER_ROWS),
+        "第三方评估": ([], EVAL_HEADER, EVAL_ROWS),
+    }
+
+
+def write_xlsx(path: Path, sheets=None, *, offset_col: int = 0) -> Path:
+    sheets = sheets if sheets is not None else _sheets()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb = xlsxwriter.Workbook(str(path))
+    datef = wb.add_format({"num_format": "yyyy-mm-dd"})
+    for name, (titles, header, rows) in sheets.items():
+        ws = wb.add_worksheet(name)
+        r = 0
+        for t in titles:
+            if t is not None:
+                ws.merge_range(r, offset_col, r, offset_col + len(header) - 1, t)
+            r += 1
+        ws.write_row(r, offset_col, header)
+        r += 1
+        for row in rows:
+            if row is not None:
+                for c, v in enumerate(row):
+                    col = offset_col + c
+                    if v is None:
+                        continue
+                    if isinstance(v, tuple):
+                        ws.write_number(r, col, v[1])
+                    elif isinstance(v, dt.date):
+                        ws.write_datetime(r, col, dt.datetime(v.year, v.month, v.day), datef)
+                    elif isinstance(v, int | float):
+                        ws.write_number(r, col, v)
+                    else:
+                        ws.write_string(r, col, v)
+            r += 1
+    wb.close()
+    return path
+
+
+def _csv_text(titles, header, rows) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    for t in titles:
+        w.writerow([t] if t is not None else [])
+    w.writerow(header)
+    for row in rows:
+        if row is None:
+            w.writerow([])
+            continue
+        out = []
+        for v in row:
+            if isinstance(v, tuple):
+                v = str(v[1])
+            elif isinstance(v, dt.date):
+                v = v.isoformat()
+            out.append("" if v is None else str(v))
+        w.writerow(out)
+    return buf.getvalue()
+
+
+def write_csv_folder(folder: Path, encoding: str = "utf-8", sheets=None) -> Path:
+    sheets = sheets if sheets is not None else _sheets()
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, spec in sheets.items():
+        (folder / f"{name}.csv").write_bytes(_csv_text(*spec).encode(encoding))
+    return folder
+
+
+@pytest.fixture
+def landing(tmp_path) -> Path:
+    (tmp_path / "landing" / "ledgers" / str(YEAR)).mkdir(parents=True)
+    return tmp_path / "landing"
+
+
+def _xlsx_path(landing: Path) -> Path:
+    return landing / "ledgers" / str(YEAR) / f"{UNIT}.xlsx"
+
+
+def _read(path: Path, landing: Path, **kw) -> R.LedgerResult:
+    return R.read_ledger(path, landing=landing, year=YEAR, unit_code=UNIT, **kw)
+
+
+# --------------------------------------------------------------------------- the good workbook
+def test_payments_rows_kept_quarantined_and_skipped(landing):
+    res = _read(write_xlsx(_xlsx_path(landing)), landing)
+    pay = res.sheets["payments"]
+    assert (pay.rows_read, pay.rows_kept, pay.rows_quarantined) == (7, 4, 3)
+    assert pay.rows_read == pay.rows_kept + pay.rows_quarantined
+    assert pay.rows_skipped == 5  # title, blank title row, header, blank row 6, total row 9
+    assert pay.frame.schema == pl.Schema(sheet_schema(PAYMENTS))
+    assert pay.quarantine.schema == pl.Schema(QUARANTINE_SCHEMA)
+    f = pay.frame.sort("source_row")
+    assert f["source_row"].to_list() == [4, 5, 11, 12]
+    assert f["payment_no"].to_list() == ["FF001", "FF002", "FF001", "FF007"]
+    assert f["id_number"].to_list() == [ID1, ID2, ID2, ID2]
+    assert f["paid_on"].to_list() == [
+        dt.date(2019, 3, 5),
+        dt.date(2019, 3, 5),
+        dt.date(2019, 7, 1),
+        dt.date(2019, 9, 1),
+    ]
+    assert f["amount"].to_list() == [500.0, 1234.5, 80.0, 1000.0]
+    assert f["fund"].to_list() == ["送温暖资金", "工会经费", "送温暖资金", "工会经费"]
+    assert f["category"].to_list()[3] == "其他项目"  # kept as written, spaces removed
+    assert f["voucher_no"].to_list() == ["PZ01", "PZ02", "PZ06", "PZ07"]
+    assert f["med_total"].is_null().all()  # a missing optional column is null
+    assert set(f["year"]) == {YEAR} and set(f["unit_code"]) == {UNIT}
+    assert set(f["source_file"]) == {f"ledgers/{YEAR}/{UNIT}.xlsx"}
+    assert set(f["source_sheet"]) == {"救助发放明细"}
+
+    q = pay.quarantine.sort("row_number")
+    assert q["row_number"].to_list() == [7, 8, 10]
+    assert q["column"].to_list() == ["身份证号", "发放日期、金额", "身份证号"]
+    assert "数字格式" in q["reason"][0]
+    assert q["value"][1] == "2019/2/30、0"
+    assert "不是有效日期" in q["reason"][1] and "应大于 0" in q["reason"][1]
+    assert "科学计数法" in q["reason"][2]
+    assert q["value"][2] == "1.10105E+17"
+    assert set(q["sheet"]) == {"救助发放明细"} and set(q["year"]) == {YEAR}
+    assert any("发放编号" in w and "FF001" in w for w in pay.warnings)
+
+
+def test_archive_conditional_and_bounds(landing):
+    res = _read(write_xlsx(_xlsx_path(landing)), landing)
+    a = res.sheets["archive"]
+    assert (a.rows_read, a.rows_kept, a.rows_quarantined, a.rows_skipped) == (4, 1, 3, 1)
+    q = a.quarantine.sort("row_number")
+    assert q["row_number"].to_list() == [3, 4, 5]
+    assert q["column"].to_list() == ["退档日期、脱困方式", "家庭人口", "建档日期"]
+    kept = a.frame.row(0, named=True)
+    assert kept["archive_no"] == "DA1" and kept["household_income"] == 12000.0
+    assert kept["household_size"] == 3 and kept["archived_on"] == dt.date(2018, 1, 2)
+    assert kept["id_number"] == ID1
+
+
+def test_ledger_empty_debit_credit_are_zero(landing):
+    res = _read(write_xlsx(_xlsx_path(landing)), landing)
+    led = res.sheets["ledger"].frame.sort("source_row")
+    assert led["debit"].to_list() == [500.0, 0.0]
+    assert led["credit"].to_list() == [0.0, 500.0]
+    assert led["source_row"].to_list() == [3, 4]  # one title row
+
+
+def test_evaluation_pairing(landing):
+    res = _read(write_xlsx(_xlsx_path(landing)), landing)
+    ev = res.sheets["evaluation"]
+    assert ev.rows_kept == 2
+    assert ev.quarantine["row_number"].to_list() == [3]
+    assert ev.quarantine["column"].to_list() == ["样本类型、评估结论"]
+
+
+def test_log_and_optional_sheets(landing):
+    res = _read(write_xlsx(_xlsx_path(landing)), landing)
+    assert set(res.sheets) == {"archive", "payments", "ledger", "evaluation"}
+    assert res.log.schema == pl.Schema(INGEST_LOG_SCHEMA)
+    assert res.log.height == 4
+    row = res.log.filter(pl.col("sheet") == "救助发放明细").row(0, named=True)
+    assert (row["rows_read"], row["rows_kept"], row["rows_quarantined"]) == (7, 4, 3)
+    assert len(row["source_sha256"]) == 64
+
+
+def test_offset_sheet_row_numbers(landing):
+    """Data starting in column C with two title rows: row numbers still as Excel shows them."""
+    path = write_xlsx(_xlsx_path(landing), offset_col=2)
+    pay = _read(path, landing).sheets["payments"]
+    assert pay.quarantine.sort("row_number")["row_number"].to_list() == [7, 8, 10]
+    assert sorted(pay.frame["source_row"].to_list()) == [4, 5, 11, 12]
+
+
+def test_header_not_in_first_20_rows_rejects(landing):
+    sheets = _sheets()
+    titles, header, rows = sheets[" 救助发放明细 "]
+    sheets[" 救助发放明细 "] = ([f"t{i}" for i in range(20)], header, rows)
+    with pytest.raises(R.LedgerRejected, match="救助发放明细"):
+        _read(write_xlsx(_xlsx_path(landing), sheets), landing)
+
+
+def test_duplicate_header_first_wins(landing):
+    sheets = _sheets()
+    titles, header, rows = sheets["会计明细账"]
+    sheets["会计明细账"] = (titles, [*header, "摘要"], [[*r, "另一个摘要"] for r in rows])
+    led = _read(write_xlsx(_xlsx_path(landing), sheets), landing).sheets["ledger"]
+    assert led.frame["memo"].to_list() == ["发放生活救助", "发放生活救助"]
+    assert any("重复" in w for w in led.warnings)
+
+
+def test_long_cell_quarantines(landing):
+    sheets = _sheets()
+    titles, header, rows = sheets["会计明细账"]
+    rows = [list(r) for r in rows]
+    rows[1][4] = "长" * 32_768
+    sheets["会计明细账"] = (titles, header, rows)
+    folder = write_csv_folder(landing / "ledgers" / str(YEAR) / UNIT, sheets=sheets)
+    led = _read(folder, landing).sheets["ledger"]
+    assert led.quarantine["row_number"].to_list() == [4]
+    assert led.quarantine["column"].to_list() == ["摘要"]
+    assert "32767" in led.quarantine["reason"][0]
+
+
+# --------------------------------------------------------------------------- CSV form
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030"])
+def test_csv_folder_encodings(landing, encoding):
+    folder = write_csv_folder(landing / "ledgers" / str(YEAR) / UNIT, encoding)
+    res = _read(folder, landing)
+    pay = res.sheets["payments"]
+    assert (pay.rows_read, pay.rows_kept, pay.rows_quarantined, pay.rows_skipped) == (7, 5, 2, 5)
+    # the numeric ID is plain text in a CSV: it is kept; the scientific one is not
+    q = pay.quarantine.sort("row_number")
+    assert q["row_number"].to_list() == [8, 10]
+    assert sorted(pay.frame["source_row"].to_list()) == [4, 5, 7, 11, 12]
+    assert pay.frame.filter(pl.col("source_row") == 5)["amount"].to_list() == [1234.5]
+    assert pay.source_file == f"ledgers/{YEAR}/{UNIT}/ 救助发放明细 .csv"
+    assert res.sheets["archive"].rows_quarantined == 3
+
+
+def test_csv_line_numbers_count_embedded_newlines(landing):
+    sheets = _sheets()
+    titles, header, rows = sheets["会计明细账"]
+    rows = [list(r) for r in rows]
+    rows[0][4] = "第一行\n第二行"
+    rows[1][1] = None  # 凭证号 empty → quarantined, starts on line 5
+    sheets["会计明细账"] = (titles, header, rows)
+    folder = write_csv_folder(landing / "ledgers" / str(YEAR) / UNIT, sheets=sheets)
+    led = _read(folder, landing).sheets["ledger"]
+    assert led.frame["source_row"].to_list() == [3]
+    assert led.quarantine["row_number"].to_list() == [5]
+
+
+BIG5_LEDGER = (
+    "會計明細賬\n憑證號,科目名稱,摘要,借方金額,貸方金額\nPZ01,維權支出,發放生活救助,500,\n"
+)
+
+
+@pytest.mark.parametrize("encoding, word", [("utf-16", "UTF-16"), ("big5", "Big5")])
+def test_csv_other_encodings_rejected(landing, encoding, word):
+    folder = write_csv_folder(landing / "ledgers" / str(YEAR) / UNIT)
+    if encoding == "big5":
+        data = BIG5_LEDGER.encode("big5")
+        data.decode("gb18030")  # decodes without error: only the mojibake check catches it
+    else:
+        data = _csv_text(*_sheets()["会计明细账"]).encode(encoding)
+    (folder / "会计明细账.csv").write_bytes(data)
+    with pytest.raises(R.LedgerRejected, match=word) as exc:
+        _read(folder, landing)
+    assert "会计明细账.csv" in str(exc.value)
+
+
+# --------------------------------------------------------------------------- whole-file rejects
+def test_missing_required_sheet(landing):
+    sheets = _sheets()
+    del sheets["会计明细账"]
+    with pytest.raises(R.LedgerRejected, match="缺少必需工作表：会计明细账"):
+        _read(write_xlsx(_xlsx_path(landing), sheets), landing)
+
+
+def test_missing_required_column_of_required_sheet(landing):
+    sheets = _sheets()
+    titles, header, rows = sheets[" 救助发放明细 "]
+    i = header.index("发放金额")
+    sheets[" 救助发放明细 "] = (
+        titles,
+        header[:i] + header[i + 1 :],
+        [r and r[:i] + r[i + 1 :] for r in rows],
+    )
+    with pytest.raises(R.LedgerRejected, match="金额"):
+        _read(write_xlsx(_xlsx_path(landing), sheets), landing)
+
+
+def test_missing_required_column_of_optional_sheet_drops_only_it(landing):
+    sheets = _sheets()
+    titles, header, rows = sheets["第三方评估"]
+    sheets["第三方评估"] = (titles, header[:4] + header[5:], [r[:4] + r[5:] for r in rows])
+    res = _read(write_xlsx(_xlsx_path(landing), sheets), landing)
+    assert "evaluation" not in res.sheets
+    assert any("评估结论" in w for w in res.warnings)
+
+
+def test_truncated_and_fake_xlsx(landing):
+    good = write_xlsx(_xlsx_path(landing)).read_bytes()
+    path = _xlsx_path(landing)
+    path.write_bytes(good[: len(good) // 2])
+    with pytest.raises(R.LedgerRejected, match="损坏"):
+        _read(path, landing)
+    path.write_text("档案编号,姓名\nDA1,张三\n", encoding="utf-8")
+    with pytest.raises(R.LedgerRejected, match="不是 xlsx"):
+        _read(path, landing)
+
+
+def test_zip_bomb_refused_before_inflating(landing):
+    path = _xlsx_path(landing)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("xl/workbook.xml", "<workbook/>")
+        with zf.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as fh:
+            block = b"0" * (1024 * 1024)
+            for _ in range(8):
+                fh.write(block)
+    assert path.stat().st_size < 200_000
+    with pytest.raises(R.LedgerRejected, match="压缩炸弹"):
+        _read(path, landing, max_uncompressed_bytes=4 * 1024 * 1024)
+
+
+def test_symlink_outside_landing_refused(landing, tmp_path):
+    outside = write_xlsx(tmp_path / "elsewhere" / "x.xlsx")
+    link = _xlsx_path(landing)
+    os.symlink(outside, link)
+    with pytest.raises(R.LedgerRejected, match="落地目录之外"):
+        _read(link, landing)
+    found, rejected = R.discover_ledgers(landing, {UNIT})
+    assert found == []
+    assert [(r.year, r.unit_code) for r in rejected] == [(YEAR, UNIT)]
+
+
+# --------------------------------------------------------------------------- discovery
+def test_discover(landing):
+    ledgers = landing / "ledgers"
+    write_xlsx(ledgers / "2019" / f"{UNIT}.xlsx")
+    write_xlsx(ledgers / "2018" / f"{UNIT}.xlsx")
+    write_csv_folder(ledgers / "2018" / UNIT)  # both forms for 2018
+    write_csv_folder(ledgers / "2017" / "330103")
+    write_xlsx(ledgers / "2017" / "999999.xlsx")  # unknown unit
+    (ledgers / "19年").mkdir()
+    found, rejected = R.discover_ledgers(landing, {UNIT, "330103"})
+    assert [(f.year, f.unit_code, f.form) for f in found] == [
+        (2017, "330103", "csv"),
+        (2019, UNIT, "xlsx"),
+    ]
+    by = {(r.year, r.unit_code): r for r in rejected}
+    both = by[(2018, UNIT)]
+    assert f"ledgers/2018/{UNIT}.xlsx" in both.message and f"ledgers/2018/{UNIT}" in both.message
+    assert "999999" in by[(2017, None)].message
+    assert by[(None, None)].path == "ledgers/19年"
+
+
+# --------------------------------------------------------------------------- read_sheet_rows
+def test_read_sheet_rows_generic():
+    raw = pl.DataFrame(
+        {
+            "c0": ["标题", "凭证号", "PZ1", "合计", "PZ2"],
+            "c1": [None, "科目名称", "a", None, "b"],
+            "c2": [None, "摘要", "m", None, None],
+            "c3": [None, "借方金额", "1", "3", "2"],
+            "c4": [None, "贷方金额", None, None, "x"],
+        },
+    ).with_columns(__row=pl.int_range(1, 6, dtype=pl.Int64))
+    res = R.read_sheet_rows(raw, LEDGER, year=YEAR, unit_code=UNIT, source_file="f.csv")
+    assert (res.rows_read, res.rows_kept, res.rows_quarantined, res.rows_skipped) == (2, 1, 1, 3)
+    assert res.quarantine["column"].to_list() == ["摘要、贷方金额"]
+    assert res.quarantine["row_number"].to_list() == [5]
+
+
+# --------------------------------------------------------------------------- reference files
+def _units_csv(path: Path, rows: list[list[str]]) -> Path:
+    path.write_text(
+        _csv_text([], ["单位代码", "单位名称", "级别", "上级单位代码"], rows), encoding="utf-8"
+    )
+    return path
+
+
+GOOD_UNITS = [
+    ["330000", "浙江省总工会", "省", ""],
+    ["330100", "杭州市总工会", "市", "330000"],
+    ["330102", "上城区总工会", "县", "330100"],
+]
+
+
+def test_read_units_good(tmp_path):
+    df = R.read_units(_units_csv(tmp_path / "units.csv", GOOD_UNITS))
+    assert df["unit_code"].to_list() == ["330000", "330100", "330102"]
+    assert df["parent_code"].to_list() == [None, "330000", "330100"]
+
+
+@pytest.mark.parametrize(
+    "rows, word",
+    [
+        (GOOD_UNITS + [["330102", "重复", "县", "330100"]], "重复"),
+        (GOOD_UNITS + [["330105", "拱墅区总工会", "县", "330200"]], "不在名录中"),
+        ([["330100", "a", "市", "330102"], ["330102", "b", "县", "330100"]], "级别|成环"),
+        ([["330100", "a", "县", "330102"], ["330102", "b", "县", "330100"]], "级别|成环"),
+        (GOOD_UNITS + [["330106", "x", "乡", "330100"]], "无法读取"),
+        (GOOD_UNITS + [["330106", "x", "市", "330100"]], "级别"),
+    ],
+)
+def test_read_units_bad(tmp_path, rows, word):
+    with pytest.raises(R.ReferenceDataError, match=word):
+        R.read_units(_units_csv(tmp_path / "units.csv", rows))
+
+
+def test_units_cycle_detected(tmp_path):
+    # same-level cycle is caught by levels; build one that only the walk catches
+    rows = [["330100", "a", "省", "330102"], ["330102", "b", "市", "330100"]]
+    with pytest.raises(R.ReferenceDataError, match="级别|成环"):
+        R.read_units(_units_csv(tmp_path / "units.csv", rows))
+
+
+def test_read_standards_and_roster(tmp_path):
+    p = tmp_path / "standards.csv"
+    p.write_text(
+        _csv_text(
+            [],
+            ["区划代码", "年度", "城市低保标准", "教育救助标准"],
+            [["330100", "2019", "900元", ""], ["330102", "2019", "-1", ""]],
+        ),
+        encoding="gb18030",
+    )
+    frame, q = R.read_standards(p)
+    assert frame["dibao_monthly"].to_list() == [900.0]
+    assert q["row_number"].to_list() == [3]
+    r = tmp_path / "2019.csv"
+    r.write_text(
+        _csv_text(
+            [],
+            ["身份证号", "姓名", "救助类型", "区划代码"],
+            [[ID1.lower(), "张三", "低保", "330102"], ["", "李四", "特困", "330102"]],
+        ),
+        encoding="utf-8-sig",
+    )
+    frame, q = R.read_civil_roster(r, 2019)
+    assert frame["id_number"].to_list() == [ID1]
+    assert set(frame["year"]) == {2019}
+    assert q["column"].to_list() == ["身份证号"]
+
+
+def test_frames_have_canonical_schema_for_every_sheet(landing):
+    res = _read(write_xlsx(_xlsx_path(landing)), landing)
+    for key, spec in (("archive", ARCHIVE), ("ledger", LEDGER), ("evaluation", EVALUATION)):
+        assert res.sheets[key].frame.schema == pl.Schema(sheet_schema(spec))
+
+
+def test_single_pass_path_is_used(landing, monkeypatch):
+    def boom(*a, **k):
+        raise AssertionError("fallback path used")
+
+    monkeypatch.setattr(R, "_read_xlsx_raw_safe", boom)
+    res = _read(write_xlsx(_xlsx_path(landing), offset_col=1), landing)
+    assert res.sheets["payments"].quarantine["row_number"].to_list() == [7, 8, 10]
+
+
+def test_fallback_path_gives_the_same_result(landing, monkeypatch):
+    path = write_xlsx(_xlsx_path(landing))
+    fast = _read(path, landing)
+
+    def no_peek(*a, **k):
+        raise ValueError("peek disabled")
+
+    monkeypatch.setattr(R, "_peek_rows", no_peek)
+    slow = _read(path, landing)
+    for key in fast.sheets:
+        assert slow.sheets[key].frame.equals(fast.sheets[key].frame)
+        assert slow.sheets[key].quarantine.equals(fast.sheets[key].quarantine)
