@@ -8,6 +8,7 @@ whole range with polars. Runs go to the instance in $DAGSTER_HOME and show in th
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,7 @@ class RunSummary:
     runs: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)  # human-readable, files named
     failed_stages: list[str] = field(default_factory=list)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -156,7 +158,12 @@ def run_pipeline(
             ]
         for start, end in ranges:
             tags = {ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end}
+            t0 = time.perf_counter()
             result = _execute(defs, job_name, instance, tags=tags, run_config=run_config)
+            summary.stage_seconds[job_name] = summary.stage_seconds.get(job_name, 0.0) + (
+                time.perf_counter() - t0
+            )
+            echo(f"   {start} … {end}: {time.perf_counter() - t0:.1f} 秒")
             summary.runs.append(result.run_id)
             if not result.success:
                 summary.failed_stages.append(

@@ -49,3 +49,37 @@ def pg_url(pg_server_url) -> str:
         )
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
     admin.dispose()
+
+
+# ---------------------------------------------------------------- generated data, shared
+@pytest.fixture(scope="session")
+def s_landing(tmp_path_factory):
+    """Scale S landing folder (seed 0, 2017–2019) with its truth in truth/. Read-only for tests."""
+    from bangfu.generate.landing import generate
+
+    out = tmp_path_factory.mktemp("landing_s")
+    generate(out, scale="S", seed=0, years=(2017, 2018, 2019))
+    return out
+
+
+@pytest.fixture(scope="session")
+def s_run(s_landing, tmp_path_factory):
+    """The whole graph materialised over s_landing once (SQLite warehouse, local Dagster home)."""
+    from pipelines.runner import run_pipeline
+
+    data = tmp_path_factory.mktemp("data_s")
+    home = data / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    old = os.environ.get("DAGSTER_HOME")
+    os.environ["DAGSTER_HOME"] = str(home)
+    os.environ.pop("BANGFU_WAREHOUSE_URL", None)
+    lines: list[str] = []
+    try:
+        summary = run_pipeline(s_landing, data, echo=lines.append)
+    finally:
+        if old is None:
+            os.environ.pop("DAGSTER_HOME", None)
+        else:
+            os.environ["DAGSTER_HOME"] = old
+    return {"landing": s_landing, "data": data, "summary": summary, "log": lines, "home": home}

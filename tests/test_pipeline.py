@@ -1,0 +1,140 @@
+"""End to end over scale S: ingestion and findings against the generator's own truth."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from bangfu.frames import METRICS_SCHEMA
+from warehouse import tables
+from warehouse.store import Warehouse, default_url
+
+UNIT_RULES = {
+    "PAY_FLAT_AMOUNT",
+    "TARGET_NOT_MET",
+    "NO_PLAN",
+    "ALLOCATION_NOT_FACTOR",
+    "NO_PERFORMANCE_EVALUATION",
+    "EVAL_RATE_ALERT",
+}
+VOUCHER_RULES = {"SPEND_OUT_OF_SCOPE", "LEDGER_MISMATCH"}
+
+
+def subject_key(row: dict) -> tuple:
+    """(year, unit, rule, subject) — the matching key of the acceptance checks."""
+    rc = row["rule_code"]
+    if rc == "MISSED_CANDIDATE":
+        key = row["id_number"]
+    elif rc in VOUCHER_RULES:
+        key = row["voucher_no"]
+    elif rc in UNIT_RULES:
+        key = row.get("category") or ""
+    elif row.get("payment_no"):
+        key = "P:" + row["payment_no"]
+    else:
+        key = "A:" + (row.get("archive_no") or "")
+    return (int(row["year"]), row["unit_code"], rc, key)
+
+
+@pytest.fixture(scope="module")
+def wh(s_run):
+    w = Warehouse(default_url(s_run["data"]))
+    yield w
+    w.dispose()
+
+
+def test_run_succeeds_with_few_runs(s_run):
+    summary = s_run["summary"]
+    assert summary.ok, summary.failures + summary.failed_stages
+    # one ranged run per stage, not one per partition
+    assert len(summary.runs) == 3
+
+
+def test_ingest_log_matches_truth(s_run, wh):
+    truth = pl.read_csv(s_run["landing"] / "truth" / "ingest.csv", infer_schema_length=0)
+    got = wh.read(tables.ingest_log)
+    assert got.height == truth.height
+    t = {
+        (int(r["year"]), r["unit_code"], r["sheet"]): (
+            int(r["rows_read"]),
+            int(r["rows_kept"]),
+            int(r["rows_quarantined"]),
+        )
+        for r in truth.iter_rows(named=True)
+    }
+    g = {
+        (int(r["year"]), r["unit_code"], r["sheet"]): (
+            r["rows_read"],
+            r["rows_kept"],
+            r["rows_quarantined"],
+        )
+        for r in got.iter_rows(named=True)
+    }
+    assert g == t
+    assert all(r[0] == r[1] + r[2] for r in g.values())
+
+
+def test_quarantine_matches_truth(s_run, wh):
+    truth = pl.read_csv(s_run["landing"] / "truth" / "quarantine.csv", infer_schema_length=0)
+    got = wh.read(tables.quarantine).filter(pl.col("unit_code").is_not_null())
+    key = lambda r: (int(r["year"]), r["unit_code"], r["sheet"], int(r["row_number"]))  # noqa: E731
+    assert truth.height > 0
+    assert {key(r) for r in got.iter_rows(named=True)} == {
+        key(r) for r in truth.iter_rows(named=True)
+    }
+    # every quarantine row names its column(s) and a reason
+    assert got.filter(pl.col("reason").is_null() | pl.col("column").is_null()).height == 0
+
+
+def test_findings_precision_and_recall_per_rule(s_run, wh):
+    truth = pl.read_csv(s_run["landing"] / "truth" / "findings.csv", infer_schema_length=0)
+    truth = truth.filter(pl.col("kind") == "fire")
+    got = wh.read(tables.findings)
+    t = {subject_key(r) for r in truth.iter_rows(named=True)}
+    g = {subject_key(r) for r in got.iter_rows(named=True)}
+    rules = {k[2] for k in t}
+    assert len(rules) == 30, sorted(rules)
+    report = {}
+    for rc in sorted(rules | {k[2] for k in g}):
+        tt = {k for k in t if k[2] == rc}
+        gg = {k for k in g if k[2] == rc}
+        report[rc] = (len(tt & gg) / len(gg) if gg else 0.0, len(tt & gg) / len(tt) if tt else 0.0)
+    assert all(p == 1.0 and r == 1.0 for p, r in report.values()), {
+        rc: pr for rc, pr in report.items() if pr != (1.0, 1.0)
+    }
+
+
+def test_findings_rows_are_complete_and_masked(wh):
+    got = wh.read(tables.findings)
+    assert got["finding_id"].n_unique() == got.height
+    assert got.filter(pl.col("detail").is_null() | pl.col("basis").is_null()).height == 0
+    # detail never carries a whole ID number
+    whole_id = r"(^|[^0-9])[0-9]{17}[0-9X]([^0-9]|$)"
+    assert got.filter(pl.col("detail").str.contains(whole_id)).height == 0
+    # source rows point into the input for every subject-level finding
+    subject = got.filter(pl.col("payment_no").is_not_null() | pl.col("archive_no").is_not_null())
+    assert subject.filter(pl.col("source_row").is_null()).height == 0
+    settings = wh.read(tables.run_settings)
+    assert set(got["settings_hash"].unique()) <= set(settings["settings_hash"].unique())
+
+
+def test_metrics_row_per_unit_and_year(s_run, wh):
+    units = pl.read_csv(s_run["landing"] / "reference" / "units.csv", infer_schema_length=0)
+    metrics = wh.read(tables.unit_year_metrics)
+    assert metrics.height == units.height * 3
+    assert set(METRICS_SCHEMA) <= set(metrics.columns)
+    for col in ("missed_rate", "wrong_exit_rate", "wrong_entry_rate", "recognition_rate"):
+        vals = metrics[col].drop_nulls().cast(pl.Float64)
+        assert ((vals >= 0) & (vals <= 1)).all()
+    # roll-up: the province's paid_total is the sum of every unit's own payments
+    lake_pay = pl.read_parquet(s_run["data"] / "lake" / "payments" / "**" / "*.parquet")
+    prov = metrics.filter(pl.col("level") == "省").sort("year")
+    own = lake_pay.group_by("year").agg(pl.col("amount").sum()).sort("year")
+    assert [round(float(x), 2) for x in prov["paid_total"]] == [round(x, 2) for x in own["amount"]]
+
+
+def test_workbooks_and_reports_written(s_run):
+    data = s_run["data"]
+    books = sorted((data / "workbooks").glob("*/*.xlsx"))
+    reports = sorted((data / "reports").glob("*/*.docx"))
+    assert len(books) == len(reports) == 33
