@@ -9,7 +9,13 @@ from assets.ingest import ledgers
 from assets.partitions import by_year, multi_key, unit_year_partitions, years_partitions
 from assets.reference import reference_standards
 from bangfu import rules
-from checks.asset_checks import FINDINGS_CHECKS, findings_check_results
+from checks.asset_checks import (
+    CROSS_CHECKS,
+    FINDINGS_CHECKS,
+    finding_ids_unique_result,
+    findings_written_result,
+    reconcile_check_result,
+)
 from resources import AuditSettingsResource, DataResource, WarehouseResource
 from warehouse import tables
 from warehouse.store import Replacement
@@ -101,7 +107,18 @@ def unit_findings(
     allf = pl.concat(written) if written else rules.empty_findings()
     return dg.MaterializeResult(
         metadata={**findings_metadata(allf), "settings_hash": settings.hash()},
-        check_results=findings_check_results("unit_findings", allf, wh, keys, stage="unit"),
+        check_results=[
+            findings_written_result(
+                "unit_findings",
+                allf,
+                wh,
+                stage="unit",
+                years=sorted({y for y, _ in keys}),
+                units=sorted({u for _, u in keys}),
+            ),
+            finding_ids_unique_result("unit_findings", allf),
+            reconcile_check_result(allf),
+        ],
     )
 
 
@@ -113,6 +130,7 @@ def unit_findings(
     deps=[dg.AssetDep(ledgers, partition_mapping=by_year), reference_standards],
     backfill_policy=dg.BackfillPolicy.single_run(),
     automation_condition=EAGER,
+    check_specs=CROSS_CHECKS,
     description=(
         "跨单位审计发现（按年度）：重复建档 DUPLICATE_ARCHIVE、疑似漏评 MISSED_CANDIDATE，"
         "需要全部单位当年的档案与民政比对名单。 Per year: the rules that need every unit's"
@@ -129,6 +147,7 @@ def cross_unit_findings(
     settings = loaders.settings(audit_settings)
     units = load_units(lake)
     meta: dict = {}
+    written: list[pl.DataFrame] = []
     for key in context.partition_keys:
         year = int(key)
         present = loaders.present_units(lake, year)
@@ -150,4 +169,12 @@ def cross_unit_findings(
         )
         context.add_asset_metadata(findings_metadata(found), partition_key=key)
         meta[f"findings_{year}"] = found.height
-    return dg.MaterializeResult(metadata=meta)
+        written.append(found)
+    allf = pl.concat(written) if written else rules.empty_findings()
+    years = [int(k) for k in context.partition_keys]
+    return dg.MaterializeResult(
+        metadata=meta,
+        check_results=[
+            findings_written_result("cross_unit_findings", allf, wh, stage="cross", years=years)
+        ],
+    )

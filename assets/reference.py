@@ -5,6 +5,7 @@ import polars as pl
 
 from assets.common import OWNER
 from bangfu import readers
+from checks.asset_checks import REFERENCE_CHECKS, result
 from resources import DataResource, LandingResource, WarehouseResource
 from warehouse import tables
 from warehouse.store import Replacement
@@ -14,12 +15,15 @@ from warehouse.store import Replacement
     group_name="ingest",
     owners=[OWNER],
     kinds={"polars", "parquet"},
+    check_specs=REFERENCE_CHECKS,
     description="机构名录 units.csv：省、市、县工会及其上下级关系（成树校验）。"
     " The union units and their tree, validated before any ledger is read.",
 )
 def reference_units(
     context: dg.AssetExecutionContext, landing: LandingResource, data: DataResource
 ) -> dg.MaterializeResult:
+    # A units.csv that is not a tree raises ReferenceDataError here: the run stops before
+    # any ledger is read, with the message naming what is wrong.
     units = readers.read_units(landing.root / "reference" / "units.csv")
     data.lake.write_single("ref_units", units)
     counts = units.group_by("level").len().sort("level")
@@ -27,7 +31,15 @@ def reference_units(
         metadata={
             "units": units.height,
             **{f"level_{r['level']}": r["len"] for r in counts.iter_rows(named=True)},
-        }
+        },
+        check_results=[
+            result(
+                "units_form_tree",
+                units["unit_code"].n_unique() == units.height,
+                asset="reference_units",
+                units=units.height,
+            )
+        ],
     )
 
 

@@ -76,53 +76,62 @@ def ledger_check_results(outcomes: Iterable) -> list[dg.AssetCheckResult]:
 
 
 FINDINGS_CHECKS = [
+    spec("unit_findings", "findings_written", "写入仓库的发现条数等于计算所得条数（每分区一份）。"),
+    spec("unit_findings", "finding_ids_unique", "finding_id 唯一（年度、单位、规则、对象键）。"),
     spec(
         "unit_findings",
-        "findings_written",
-        "写入仓库的发现条数等于计算所得条数（每分区恰好一份）。",
-    ),
-    spec(
-        "unit_findings", "finding_ids_unique", "finding_id 唯一（年度、单位、规则、对象键的哈希）。"
+        "payments_reconcile_with_ledger",
+        "按凭证号核对救助发放合计与会计明细账借方合计（账表相符；不符的凭证见 LEDGER_MISMATCH）。",
     ),
 ]
-
+CROSS_CHECKS = [
+    spec("cross_unit_findings", "findings_written", "跨单位发现写入仓库的条数等于计算所得条数。"),
+]
+REFERENCE_CHECKS = [
+    spec("reference_units", "units_form_tree", "机构名录成树：无重复代码、无环、上级均在名录中。"),
+]
 METRICS_CHECKS = [
-    spec(
-        "unit_year_metrics",
-        "rates_in_unit_interval",
-        "漏评率、错退率、错评率、群众认可度均在 [0, 1]。",
-    ),
+    spec("unit_year_metrics", "rates_in_unit_interval", "各项比率均在 [0, 1]。"),
     spec("unit_year_metrics", "row_per_unit", "机构名录中每个单位每个年度恰有一行指标。"),
-    spec("unit_year_metrics", "rollup_adds_up", "省级汇总的已付金额等于其下各单位本级金额之和。"),
+    spec("unit_year_metrics", "rollup_adds_up", "省级汇总的已付金额等于各单位本级金额之和。"),
 ]
-
 WORKBOOK_CHECKS = [
-    spec(
-        "audit_workbooks",
-        "workbooks_written",
-        "每个已读入台账的单位年度都写出了工作簿，且无公式单元格。",
-    ),
+    spec("audit_workbooks", "workbooks_written", "每个已读入台账的单位年度都写出了工作簿和报告。"),
+    spec("audit_workbooks", "no_formula_cells", "工作簿中没有公式单元格：输入文本一律按文本写入。"),
 ]
 
 
-def findings_check_results(asset, frame, wh, keys, *, stage) -> list[dg.AssetCheckResult]:
+def findings_written_result(asset, frame, wh, *, stage, years, units=None) -> dg.AssetCheckResult:
+    """The warehouse holds exactly the rows computed for the run's partitions (no leftovers)."""
     from warehouse import tables
 
-    years = sorted({y for y, _ in keys})
-    units = sorted({u for _, u in keys})
     stored = wh.read(tables.findings, year=years, unit_code=units, stage=stage)
-    ids = frame["finding_id"] if frame.height else []
+    return result(
+        "findings_written",
+        stored.height == frame.height,
+        asset=asset,
+        computed=frame.height,
+        stored=stored.height,
+    )
+
+
+def finding_ids_unique_result(asset, frame) -> dg.AssetCheckResult:
     dup = frame.height - (frame["finding_id"].n_unique() if frame.height else 0)
-    return [
-        result(
-            "findings_written",
-            stored.height == frame.height,
-            asset=asset,
-            computed=frame.height,
-            stored=stored.height,
-        ),
-        result("finding_ids_unique", dup == 0, asset=asset, duplicates=dup, checked=len(ids)),
-    ]
+    return result("finding_ids_unique", dup == 0, asset=asset, duplicates=dup, checked=frame.height)
+
+
+def reconcile_check_result(frame) -> dg.AssetCheckResult:
+    import polars as pl
+
+    mismatch = frame.filter(pl.col("rule_code") == "LEDGER_MISMATCH") if frame.height else frame
+    return result(
+        "payments_reconcile_with_ledger",
+        mismatch.height == 0,
+        severity=WARN,
+        asset="unit_findings",
+        vouchers_not_matching=mismatch.height,
+        amount_difference=float(mismatch["amount"].fill_null(0).sum()) if mismatch.height else 0.0,
+    )
 
 
 def metrics_check_results(rolled, own, units) -> list[dg.AssetCheckResult]:
@@ -151,3 +160,17 @@ def metrics_check_results(rolled, own, units) -> list[dg.AssetCheckResult]:
             sum_of_own=float(own_total),
         ),
     ]
+
+
+def count_formula_cells(xlsx_path) -> int:
+    """Formula elements in a workbook's sheets, counted from the XML without loading it."""
+    import re
+    import zipfile
+
+    pattern = re.compile(rb"<(?:\w+:)?f[ >/]")
+    with zipfile.ZipFile(xlsx_path) as zf:
+        return sum(
+            len(pattern.findall(zf.read(name)))
+            for name in zf.namelist()
+            if name.startswith("xl/worksheets/") and name.endswith(".xml")
+        )
