@@ -288,7 +288,9 @@ TARGETS = SheetSpec(
     key="targets",
     title="解困脱困目标",
     columns=(
-        C("年度", "year", "int", required=True),
+        # named apart from the meta column `year` (the ledger's year): a 2019 ledger may hold
+        # the 2020 targets too
+        C("年度", "target_year", "int", required=True),
         C("目标解困人数", "target_relieved", "int", required=True, min_value=0),
         C("目标脱困人数", "target_exited", "int", required=True, min_value=0),
         C("工作方案", "has_plan", "enum", vocab=HAVE),

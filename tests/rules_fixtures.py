@@ -294,7 +294,7 @@ def synth(
     )
     targets = pl.DataFrame(
         {
-            "year": YEAR,
+            "target_year": YEAR,
             "target_relieved": rng.integers(0, 10, len(codes)),
             "target_exited": rng.integers(0, 10, len(codes)),
             "has_plan": rng.choice(["有", "无", None], len(codes)),
@@ -322,9 +322,7 @@ def synth(
             ]
         )
         df = df.with_columns(
-            pl.lit(YEAR, pl.Int64).alias("year")
-            if key != "targets"
-            else pl.col("year").cast(pl.Int64),
+            pl.lit(YEAR, pl.Int64).alias("year"),
             pl.concat_str([pl.lit(f"ledgers/{YEAR}/"), pl.col("unit_code"), pl.lit(".xlsx")]).alias(
                 "source_file"
             )

@@ -506,13 +506,13 @@ def _ledger() -> dict[str, pl.DataFrame]:
             "targets",
             [
                 dict(
-                    year=2019,
+                    target_year=2019,
                     target_relieved=10,
                     target_exited=8,
                     has_plan="有",
                     has_assessment="无",
                 ),
-                dict(year=2020, target_relieved=12, target_exited=9, has_plan="有"),
+                dict(target_year=2020, target_relieved=12, target_exited=9, has_plan="有"),
             ],
         ),
         "evaluation": _frame(

@@ -803,9 +803,15 @@ def test_pay_flat_amount():
 def test_no_plan_allocation_evaluation():
     f = run(
         targets=[
-            dict(year=YEAR, target_relieved=1, target_exited=1, has_plan="无"),
-            dict(year=YEAR + 1, target_relieved=1, target_exited=1, has_plan="无", unit_code=C2),
-            dict(year=YEAR, target_relieved=1, target_exited=1, unit_code=C3),
+            dict(target_year=YEAR, target_relieved=1, target_exited=1, has_plan="无"),
+            dict(
+                target_year=YEAR + 1,
+                target_relieved=1,
+                target_exited=1,
+                has_plan="无",
+                unit_code=C2,
+            ),
+            dict(target_year=YEAR, target_relieved=1, target_exited=1, unit_code=C3),
         ],
         budget=[
             dict(fund="中央财政专项帮扶资金", allocation_method="因素法", has_evaluation="无"),
@@ -913,12 +919,12 @@ def _metrics_frames():
     )
     targets = pl.concat(
         [
-            frame("targets", [dict(year=YEAR, target_relieved=1, target_exited=5)], unit=C1),
+            frame("targets", [dict(target_year=YEAR, target_relieved=1, target_exited=5)], unit=C1),
             frame(
                 "targets",
                 [
-                    dict(year=YEAR, target_relieved=2, target_exited=2),
-                    dict(year=YEAR + 1, target_relieved=99, target_exited=99),
+                    dict(target_year=YEAR, target_relieved=2, target_exited=2),
+                    dict(target_year=YEAR + 1, target_relieved=99, target_exited=99),
                 ],
                 unit=CITY,
             ),

@@ -262,7 +262,11 @@ def _pending(ctx, layout, subj, year):
 
 
 def _target_rows(ctx: Context) -> dict[int, dict]:
-    return {row["year"]: row for row in ctx.rows.get("targets", []) if row.get("year") is not None}
+    return {
+        row["target_year"]: row
+        for row in ctx.rows.get("targets", [])
+        if row.get("target_year") is not None
+    }
 
 
 @fact("plan")

@@ -181,9 +181,8 @@ def rollup_findings(
     year = int(years[0])
     if targets is not None:
         t = conform(targets, "targets")
-        ty = "target_year" if "target_year" in t.columns else "year"
         t = (
-            t.filter(pl.col(ty) == year)
+            t.filter(pl.col("target_year") == year)
             .sort("unit_code", "source_row")
             .unique("unit_code", keep="first", maintain_order=True)
             .select("unit_code", "target_relieved", "target_exited")

@@ -229,12 +229,6 @@ def pay_flat_amount(ctx: Context) -> pl.DataFrame:
     )
 
 
-def target_year_col(t: pl.DataFrame) -> str:
-    """The targets sheet's own 年度 column: ``target_year`` when the reader kept it apart from the
-    meta ``year``, else ``year``."""
-    return "target_year" if "target_year" in t.columns else "year"
-
-
 @rule(
     "NO_PLAN",
     "unit",
@@ -243,7 +237,7 @@ def target_year_col(t: pl.DataFrame) -> str:
 )
 def no_plan(ctx: Context) -> pl.DataFrame:
     t = ctx.f("targets")
-    t = t.filter((pl.col(target_year_col(t)) == ctx.year) & (pl.col("has_plan") == "无"))
+    t = t.filter((pl.col("target_year") == ctx.year) & (pl.col("has_plan") == "无"))
     return (
         t.select(U)
         .unique()

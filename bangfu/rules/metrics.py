@@ -99,9 +99,8 @@ def own_metrics(
             *[_distinct(pl.col("category").is_in(list(c))).alias(k) for k, c in HOUSEHOLDS.items()],
         )
     )
-    ty = "target_year" if "target_year" in t.columns else "year"
     tgt = (
-        t.filter(pl.col(ty) == year)
+        t.filter(pl.col("target_year") == year)
         .sort(U, "source_row")
         .unique(U, keep="first", maintain_order=True)
         .select(U, "target_relieved", "target_exited")

@@ -1,0 +1,7 @@
+"""Synthetic landing folders for ``bangfu generate``: the model (clean canonical ledgers with
+planted anomalies and their truth, :mod:`bangfu.generate.model`) and the render
+(:mod:`bangfu.generate.render`, :mod:`bangfu.generate.writer`)."""
+
+from bangfu.generate.model import Scenario, build_scenario
+
+__all__ = ["Scenario", "build_scenario"]
