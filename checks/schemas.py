@@ -163,7 +163,7 @@ class UnitStandardsSchema(_Base):
 
 
 class TargetsSchema(_Base):
-    year: int = pa.Field(nullable=False)
+    target_year: int = pa.Field(nullable=False)
     target_relieved: int = pa.Field(nullable=False, ge=0)
     target_exited: int = pa.Field(nullable=False, ge=0)
     has_plan: str = pa.Field(nullable=True)
