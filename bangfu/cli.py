@@ -10,6 +10,7 @@ import argparse
 import re
 import sys
 import time
+import warnings
 from pathlib import Path
 
 DEFAULT_DATA = Path("data")
@@ -73,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Dagster marks some APIs we use as beta; that is for developers, not for auditors.
+    warnings.filterwarnings("ignore", message=".*is currently in beta.*")
+    warnings.filterwarnings("ignore", message=".*is currently in preview.*")
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -107,14 +107,15 @@ def run_pipeline(
         dagster_home(data)
         instance = dg.DagsterInstance.get()
     defs = definitions.build_defs(landing, data)
-    run_config = (
-        {"resources": {"audit_settings": {"config": {"overrides_json": settings_overrides}}}}
-        if settings_overrides
-        else None
-    )
+    # INFO on the console: progress and errors, not Dagster's step-by-step DEBUG chatter.
+    run_config: dict = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+    if settings_overrides:
+        run_config["resources"] = {
+            "audit_settings": {"config": {"overrides_json": settings_overrides}}
+        }
 
     echo("① 参考数据 reference data …")
-    result = _execute(defs, "reference_job", instance, tags={}, run_config=None)
+    result = _execute(defs, "reference_job", instance, tags={}, run_config=run_config)
     if not result.success:
         raise PipelineError(_failure_text(result) or "参考数据读入失败 (reference data failed)")
 
