@@ -998,7 +998,12 @@ def conclusion(ctx, layout, subj, year):
             "经审计，发现以下问题：" + "".join(f"{i}. {s}。" for i, s in enumerate(found, start=1))
         )
     if clean:
-        parts.append(("经审计，" if not found else "") + "未发现" + "、".join(clean) + "的问题。")
+        # the findings are those of the audited year; earlier years' shortfalls are stated by
+        # _completion, so the "not found" sentence must not speak for them
+        scope = f"{ctx.year} 年度" if layout.key == "targets" else ""
+        parts.append(
+            ("经审计，" if not found else "") + scope + "未发现" + "、".join(clean) + "的问题。"
+        )
     if nodata:
         parts.append("因数据不全，未能检查：" + "；".join(nodata) + "，待审计人员核实。")
     if layout.key == "targets":
@@ -1009,15 +1014,20 @@ def conclusion(ctx, layout, subj, year):
 
 
 def _completion(ctx: Context) -> str:
-    bits = []
+    bits, short = [], []
     for y in ctx.years:
-        rel, tr = ctx.m(y, "relieved"), ctx.m(y, "target_relieved")
-        ex, te = ctx.m(y, "exited_out_of_hardship"), ctx.m(y, "target_exited")
-        if tr and rel is not None:
-            bits.append(f"{y} 年度解困目标完成率 {pct(rel / tr)}")
-        if te and ex is not None:
-            bits.append(f"{y} 年度脱困目标完成率 {pct(ex / te)}")
-    return ("，".join(bits) + "。") if bits else ""
+        for label, done, target in (
+            ("解困", ctx.m(y, "relieved"), ctx.m(y, "target_relieved")),
+            ("脱困", ctx.m(y, "exited_out_of_hardship"), ctx.m(y, "target_exited")),
+        ):
+            if target and done is not None:
+                bits.append(f"{y} 年度{label}目标完成率 {pct(done / target)}")
+                if done < target and y != ctx.year:
+                    short.append(f"{y} 年度{label}人数 {done} 人低于目标 {target} 人")
+    text = ("，".join(bits) + "。") if bits else ""
+    if short:
+        text += "往年度未完成目标：" + "；".join(short) + "（见当年度审计）。"
+    return text
 
 
 def _household_conclusion(ctx: Context, layout: Layout, subj: Subject) -> str:
