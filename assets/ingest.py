@@ -1,11 +1,13 @@
-"""Ledger ingestion: one (year, unit) partition per annual ledger; a ranged run reads many."""
+"""Ledger ingestion: one (year, unit) partition per annual ledger; a ranged run reads many at
+once (bangfu.ingest.ingest_partitions)."""
 
 import dagster as dg
 
-from assets.common import OWNER, load_units, progress, unit_year_keys
+from assets.common import OWNER, progress, unit_year_keys
 from assets.partitions import multi_key, unit_year_partitions
 from assets.reference import reference_units
-from bangfu.ingest import IngestOutcome, LandingScan, ingest_unit_year
+from bangfu import readers
+from bangfu.ingest import IngestOutcome, LandingScan, ingest_partitions
 from checks.asset_checks import LEDGER_CHECKS, ledger_check_results
 from resources import DataResource, LandingResource, WarehouseResource
 
@@ -31,27 +33,33 @@ def ledgers(
     data: DataResource,
     warehouse: WarehouseResource,
 ) -> dg.MaterializeResult:
-    units = load_units(data.lake)
+    # The unit list straight from units.csv, not the lake copy: a unit added to units.csv in
+    # the same sensor tick as its first ledger must not race the reference run.
+    units = readers.read_units(landing.root / "reference" / "units.csv", landing=landing.root)
     scan = LandingScan.scan(landing.root, set(units["unit_code"].to_list()))
     wh = warehouse.get()
     keys = unit_year_keys(context)
-    outcomes: list[IngestOutcome] = []
-    for i, (year, unit) in enumerate(keys, start=1):
-        outcome = ingest_unit_year(
-            landing=landing.root,
-            lake=data.lake,
-            warehouse=wh,
-            scan=scan,
-            year=year,
-            unit_code=unit,
-        )
-        outcomes.append(outcome)
+    done = 0
+
+    def record(outcome: IngestOutcome) -> None:
+        nonlocal done
+        done += 1
         context.add_asset_metadata(
-            _partition_metadata(outcome), partition_key=multi_key(year, unit)
+            _partition_metadata(outcome), partition_key=multi_key(outcome.year, outcome.unit_code)
         )
         if outcome.status == "rejected":
-            context.log.error(f"{year} {unit} 台账被拒收：{outcome.message}")
-        progress(context, "台账入湖 ingest", i, len(keys))
+            context.log.error(f"{outcome.year} {outcome.unit_code} 台账被拒收：{outcome.message}")
+        progress(context, "台账入湖 ingest", done, len(keys))
+
+    # the whole range at once: one parse and validation per sheet kind per batch of ledgers
+    outcomes = ingest_partitions(
+        landing=landing.root,
+        lake=data.lake,
+        warehouse=wh,
+        scan=scan,
+        keys=keys,
+        on_outcome=record,
+    )
     rejected = [o for o in outcomes if o.status == "rejected"]
     return dg.MaterializeResult(
         metadata={

@@ -24,7 +24,7 @@ def reference_units(
 ) -> dg.MaterializeResult:
     # A units.csv that is not a tree raises ReferenceDataError here: the run stops before
     # any ledger is read, with the message naming what is wrong.
-    units = readers.read_units(landing.root / "reference" / "units.csv")
+    units = readers.read_units(landing.root / "reference" / "units.csv", landing=landing.root)
     data.lake.write_single("ref_units", units)
     counts = units.group_by("level").len().sort("level")
     return dg.MaterializeResult(
@@ -58,7 +58,7 @@ def reference_standards(
     warehouse: WarehouseResource,
 ) -> dg.MaterializeResult:
     ref = landing.root / "reference"
-    standards, q_std = readers.read_standards(ref / "standards.csv")
+    standards, q_std = readers.read_standards(ref / "standards.csv", landing=landing.root)
     data.lake.write_single("ref_standards", standards)
     quarantined = [q_std]
     roster_rows = {}
@@ -67,7 +67,7 @@ def reference_standards(
         if not path.stem.isdigit() or len(path.stem) != 4:
             context.log.warning(f"跳过名称不是年度的比对名单文件 {path.name}")
             continue
-        frame, q = readers.read_civil_roster(path, int(path.stem))
+        frame, q = readers.read_civil_roster(path, int(path.stem), landing=landing.root)
         rosters.append(frame.with_columns(pl.lit(int(path.stem)).alias("year")))
         quarantined.append(q)
         roster_rows[path.stem] = frame.height

@@ -109,7 +109,7 @@ def cmd_generate(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from pipelines.runner import PipelineError, run_pipeline
+    from pipelines.runner import PipelineError, UsageError, run_pipeline
 
     if not (args.landing / "reference" / "units.csv").exists():
         print(
@@ -126,6 +126,9 @@ def cmd_run(args) -> int:
             units=args.unit or None,
             settings_overrides=args.settings,
         )
+    except UsageError as exc:
+        print(f"用法错误：{exc}", file=sys.stderr)
+        return 2
     except PipelineError as exc:
         print(f"运行中止：{exc}", file=sys.stderr)
         return 1

@@ -1,19 +1,19 @@
-"""Ingest one (year, unit) ledger: read, validate, write the lake and the warehouse.
+"""Ingest (year, unit) ledgers: read, validate, write the lake and the warehouse.
 
-A plain function the Dagster asset calls once per partition; tests call it directly.
+``ingest_partitions`` computes a whole range of partitions at once (the Dagster asset calls it
+once per ranged run); ``ingest_unit_year`` is the same over one partition. Tests call both.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
 from bangfu import readers
-from bangfu.frames import INGEST_LOG_SCHEMA, QUARANTINE_SCHEMA
 from bangfu.lake import Lake
-from bangfu.parse import mask_ids_in_text
 from bangfu.sheets import LEDGER_SHEETS
 from warehouse import tables
 from warehouse.store import Replacement, Warehouse, now
@@ -78,95 +78,168 @@ def ingest_unit_year(
     unit_code: str,
     max_uncompressed_bytes: int = 200 * 1024**2,
 ) -> IngestOutcome:
-    """Read the (year, unit) ledger and replace its lake partitions and warehouse rows.
+    """Read the (year, unit) ledger and replace its lake partitions and warehouse rows: the batch
+    ingest over one partition. Never raises for bad input (see ingest_partitions)."""
+    (outcome,) = ingest_partitions(
+        landing=landing,
+        lake=lake,
+        warehouse=warehouse,
+        scan=scan,
+        keys=[(year, unit_code)],
+        max_uncompressed_bytes=max_uncompressed_bytes,
+        workers=1,
+    )
+    return outcome
 
-    Never raises for bad input: a rejected file is recorded (rejected_files), its lake partitions
-    removed, and the outcome says why. Other units are not touched.
-    """
-    key = (year, unit_code)
-    outcome = IngestOutcome(year=year, unit_code=unit_code, status="missing")
-    log = pl.DataFrame(schema=INGEST_LOG_SCHEMA)
-    quarantine = pl.DataFrame(schema=QUARANTINE_SCHEMA)
-    rejected_rows: list[dict] = []
-    sheets: dict[str, pl.DataFrame] = {}
 
-    if key in scan.rejections:
-        outcome.status = "rejected"
-        outcome.message = "；".join(r.message for r in scan.rejections[key])
-        rejected_rows = [
-            {"year": year, "unit_code": unit_code, "source_file": r.path, "reason": r.message}
-            for r in scan.rejections[key]
-        ]
-    elif key in scan.files:
-        lf = scan.files[key]
-        outcome.source_file = _rel(lf.path, landing)
-        try:
-            result = readers.read_ledger(
-                lf.path,
-                landing=landing,
-                year=year,
-                unit_code=unit_code,
-                max_uncompressed_bytes=max_uncompressed_bytes,
-            )
-        except Exception as exc:  # noqa: BLE001 - one bad file must never stop the other units
+def ingest_partitions(
+    *,
+    landing: Path,
+    lake: Lake,
+    warehouse: Warehouse,
+    scan: LandingScan,
+    keys: Sequence[tuple[int, str]],
+    max_uncompressed_bytes: int = 200 * 1024**2,
+    workers: int | None = None,
+    batch_rows: int = readers.DEFAULT_BATCH_ROWS,
+    on_outcome: Callable[[IngestOutcome], None] | None = None,
+) -> list[IngestOutcome]:
+    """Ingest many (year, unit) partitions at once; outcomes in ``keys`` order.
+
+    The ledgers are read in batches (readers.read_ledgers: per file, then one parse and
+    validation per sheet kind over the batch). Each partition's lake files are replaced, and each
+    batch's warehouse rows are replaced in ONE transaction (one delete + insert per partition and
+    table inside it, so every partition is replaced whole). Never raises for bad input: a
+    rejected file is recorded (rejected_files), its lake partitions removed, the outcome says why;
+    the other partitions of the batch are not touched by it. ``on_outcome`` is called once per
+    partition as soon as it is written (progress, Dagster metadata)."""
+    landing = Path(landing)
+    outcomes: dict[tuple[int, str], IngestOutcome] = {}
+    pending: list[_Written] = []
+
+    def finish(written: _Written) -> None:
+        _write_lake(lake, written)
+        pending.append(written)
+
+    def flush() -> None:
+        if not pending:
+            return
+        _write_warehouse(warehouse, pending)
+        for w in pending:
+            outcomes[(w.outcome.year, w.outcome.unit_code)] = w.outcome
+            if on_outcome is not None:
+                on_outcome(w.outcome)
+        pending.clear()
+
+    to_read: list[readers.LedgerFile] = []
+    for year, unit_code in dict.fromkeys(keys):
+        key = (year, unit_code)
+        outcome = IngestOutcome(year=year, unit_code=unit_code, status="missing")
+        if key in scan.rejections:
             outcome.status = "rejected"
-            outcome.message = (
-                str(exc)
-                if isinstance(exc, readers.LedgerRejected)
-                else f"{outcome.source_file}: 读取时发生内部错误（{type(exc).__name__}），"
-                "请将此文件与日志报告给维护者；其余单位不受影响。"
-                f" Internal error while reading: {mask_ids_in_text(str(exc))[:300]}"
-            )
-            rejected_rows = [
-                {
-                    "year": year,
-                    "unit_code": unit_code,
-                    "source_file": outcome.source_file,
-                    "reason": str(exc),
-                }
+            outcome.message = "；".join(r.message for r in scan.rejections[key])
+            rows = [
+                {"year": year, "unit_code": unit_code, "source_file": r.path, "reason": r.message}
+                for r in scan.rejections[key]
             ]
+            finish(_Written(outcome, rejected_rows=rows))
+        elif key in scan.files:
+            to_read.append(scan.files[key])
         else:
-            outcome.status = "ok"
-            outcome.warnings = list(result.warnings)
-            log = result.log
-            qs = [s.quarantine for s in result.sheets.values() if s.quarantine.height]
-            if qs:
-                quarantine = pl.concat(qs, how="vertical_relaxed")
-            for spec_key, sr in result.sheets.items():
-                sheets[spec_key] = sr.frame
-                outcome.warnings.extend(sr.warnings)
-                outcome.rows[sr.spec.title] = {
-                    "rows_read": sr.rows_read,
-                    "rows_kept": sr.rows_kept,
-                    "rows_quarantined": sr.rows_quarantined,
-                    "rows_skipped": sr.rows_skipped,
-                }
+            finish(_Written(outcome))
+    flush()
 
-    # Lake: every ledger sheet of the partition is rewritten or removed, so a file that lost an
+    for batch in readers.read_ledgers(
+        to_read,
+        landing=landing,
+        max_uncompressed_bytes=max_uncompressed_bytes,
+        workers=workers,
+        batch_rows=batch_rows,
+    ):
+        for lf, result in batch:
+            finish(_written_from_result(lf, result, landing))
+        flush()
+    return [outcomes[k] for k in dict.fromkeys(keys)]
+
+
+@dataclass
+class _Written:
+    """What one partition's ingest writes: lake sheets, ingest_log, quarantine, rejections."""
+
+    outcome: IngestOutcome
+    sheets: dict[str, pl.DataFrame] = field(default_factory=dict)
+    log: pl.DataFrame | None = None
+    quarantine: pl.DataFrame | None = None
+    rejected_rows: list[dict] = field(default_factory=list)
+
+
+def _written_from_result(
+    lf: readers.LedgerFile,
+    result: readers.LedgerResult | readers.LedgerRejected,
+    landing: Path,
+) -> _Written:
+    outcome = IngestOutcome(
+        year=lf.year, unit_code=lf.unit_code, status="ok", source_file=_rel(lf.path, landing)
+    )
+    if isinstance(result, readers.LedgerRejected):
+        outcome.status = "rejected"
+        outcome.message = str(result)
+        row = {
+            "year": lf.year,
+            "unit_code": lf.unit_code,
+            "source_file": outcome.source_file,
+            "reason": str(result),
+        }
+        return _Written(outcome, rejected_rows=[row])
+    outcome.warnings = list(result.warnings)
+    qs = [s.quarantine for s in result.sheets.values() if s.quarantine.height]
+    written = _Written(
+        outcome,
+        log=result.log,
+        quarantine=pl.concat(qs, how="vertical_relaxed") if qs else None,
+    )
+    for spec_key, sr in result.sheets.items():
+        written.sheets[spec_key] = sr.frame
+        outcome.warnings.extend(sr.warnings)
+        outcome.rows[sr.spec.title] = {
+            "rows_read": sr.rows_read,
+            "rows_kept": sr.rows_kept,
+            "rows_quarantined": sr.rows_quarantined,
+            "rows_skipped": sr.rows_skipped,
+        }
+    return written
+
+
+def _write_lake(lake: Lake, w: _Written) -> None:
+    # Every ledger sheet of the partition is rewritten or removed, so a file that lost an
     # optional sheet (or was rejected) leaves no stale Parquet behind. An absent optional sheet
     # stays absent: the rules tell "no data" (no file) from "no rows" (an empty file).
+    year, unit_code = w.outcome.year, w.outcome.unit_code
     for spec in LEDGER_SHEETS:
-        if spec.key in sheets:
-            lake.write(spec.key, year, unit_code, sheets[spec.key])
+        if spec.key in w.sheets:
+            lake.write(spec.key, year, unit_code, w.sheets[spec.key])
         else:
             lake.remove(spec.key, year, unit_code)
-    lake.write("ingest_status", year, unit_code, _status_frame(outcome))
+    lake.write("ingest_status", year, unit_code, _status_frame(w.outcome))
 
+
+def _write_warehouse(warehouse: Warehouse, batch: list[_Written]) -> None:
+    """One transaction for the batch; inside it each partition's rows are deleted and inserted."""
     stamp_time = now()
-    match = {"year": year, "unit_code": unit_code}
-    warehouse.replace(
-        [
-            Replacement(tables.ingest_log, match, log, stamp={"ingested_at": stamp_time}),
-            Replacement(tables.quarantine, match, quarantine),
+    replacements: list[Replacement] = []
+    for w in batch:
+        match = {"year": w.outcome.year, "unit_code": w.outcome.unit_code}
+        replacements += [
+            Replacement(tables.ingest_log, match, w.log, stamp={"ingested_at": stamp_time}),
+            Replacement(tables.quarantine, match, w.quarantine),
             Replacement(
                 tables.rejected_files,
                 match,
-                pl.DataFrame(rejected_rows) if rejected_rows else None,
+                pl.DataFrame(w.rejected_rows) if w.rejected_rows else None,
                 stamp={"rejected_at": stamp_time},
             ),
         ]
-    )
-    return outcome
+    warehouse.replace(replacements)
 
 
 def _status_frame(o: IngestOutcome) -> pl.DataFrame:

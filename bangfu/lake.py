@@ -24,8 +24,15 @@ class Lake:
     def path(self, dataset: str, year: int, unit_code: str) -> Path:
         return self.root / dataset / f"year={year}" / f"unit={unit_code}" / FILE_NAME
 
+    def _private_root(self) -> None:
+        # 0700 on the lake root keeps everything below it private, whatever the umask made of
+        # the intermediate folders
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(self.root, 0o700)
+
     def write(self, dataset: str, year: int, unit_code: str, frame: pl.DataFrame) -> Path:
         """Write then rename: a reader sees the old file or the new one, never half of one."""
+        self._private_root()
         return _atomic_write(self.path(dataset, year, unit_code), frame)
 
     def single_path(self, dataset: str) -> Path:
@@ -33,6 +40,7 @@ class Lake:
 
     def write_single(self, dataset: str, frame: pl.DataFrame) -> Path:
         """An unpartitioned dataset (the reference files)."""
+        self._private_root()
         return _atomic_write(self.single_path(dataset), frame)
 
     def read_single(self, dataset: str) -> pl.DataFrame | None:

@@ -8,6 +8,7 @@ a tick with nothing changed reads no file contents.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,24 +29,40 @@ def sha256_file(path: Path, prefix: int | None = None) -> str:
 
 
 def fingerprint(landing: Path, previous: Fingerprint | None = None) -> Fingerprint:
+    """Fingerprint of reference/ and ledgers/ (hidden and ~$ lock files skipped).
+
+    One os.scandir entry and one stat per file: a tick over 9,000 unchanged files reads no
+    file contents and takes a fraction of a second.
+    """
     landing = Path(landing)
     previous = previous or {}
     out: Fingerprint = {}
+    cut = len(os.path.join(str(landing), ""))
     for sub in ("reference", "ledgers"):
         base = landing / sub
-        if not base.exists():
+        if not base.is_dir():
             continue
-        for path in base.rglob("*"):
-            if not path.is_file() or path.name.startswith((".", "~$")):
+        for entry in _files_under(str(base)):
+            if entry.name.startswith((".", "~$")):
                 continue
-            rel = path.relative_to(landing).as_posix()
-            st = path.stat()
+            rel = entry.path[cut:].replace(os.sep, "/")
+            st = entry.stat()
             old = previous.get(rel)
             if old and old[0] == st.st_size and old[1] == st.st_mtime_ns:
                 out[rel] = (old[0], old[1], old[2])
             else:
-                out[rel] = (st.st_size, st.st_mtime_ns, sha256_file(path, 16))
+                out[rel] = (st.st_size, st.st_mtime_ns, sha256_file(Path(entry.path), 16))
     return out
+
+
+def _files_under(directory: str):
+    """Regular files below `directory` (symlinked directories are not followed)."""
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                yield from _files_under(entry.path)
+            elif entry.is_file():
+                yield entry
 
 
 @dataclass(frozen=True)

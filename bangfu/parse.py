@@ -232,20 +232,45 @@ def mask_ids_in_text(text: str) -> str:
 
 
 # ------------------------------------------------------------------ fast paths
-# The common cell (an Excel date cell, a plain number) parses with one cheap cast; the reader
-# runs the full parser above only on the rows the fast path leaves null ("the rare remainder").
+# The common cell (an Excel date cell, an ASCII date in one of the written forms, a plain or
+# grouped ASCII number) parses with one regex and one cast; the reader runs the full parser above
+# only on the cells the fast path leaves null ("the rare remainder": full-width digits, stray
+# spaces, Excel serials …). A fast path never gives a value the full parser would not.
+_FAST_DATE = (
+    r"^([0-9]{4})(?:"
+    r"-([0-9]{1,2})-([0-9]{1,2})(?: [0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?)?"
+    r"|/([0-9]{1,2})/([0-9]{1,2})"
+    r"|\.([0-9]{1,2})\.([0-9]{1,2})"
+    r"|([0-9]{2})([0-9]{2})"
+    r"|年([0-9]{1,2})月([0-9]{1,2})日"
+    r")$"
+)
+# unmatched alternatives expand to "": exactly one month and one day group is non-empty
+_FAST_DATE_TO = "${1}-${2}${4}${6}${8}${10}-${3}${5}${7}${9}${11}"
+
+
 def parse_date_fast(e: pl.Expr | str) -> pl.Expr:
-    d = _col(e).str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False).dt.date()
+    s = _col(e)
+    d = (
+        pl.when(s.str.contains(_FAST_DATE))
+        .then(s.str.replace(_FAST_DATE, _FAST_DATE_TO))
+        .str.to_date("%Y-%m-%d", strict=False)
+    )
     return pl.when(d.dt.year().is_between(1900, 2100)).then(d)
 
 
 def parse_amount_fast(e: pl.Expr | str) -> pl.Expr:
-    v = _col(e).str.extract(r"^(-?[0-9]{1,15}(\.[0-9]{1,2})?)$", 1).cast(pl.Float64)
+    v = (
+        _col(e)
+        .str.extract(r"^(-?(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]{1,15})(?:\.[0-9]{1,2})?)元?$", 1)
+        .str.replace_all(",", "", literal=True)
+        .cast(pl.Float64)
+    )
     return v.round(2)
 
 
 def parse_int_fast(e: pl.Expr | str) -> pl.Expr:
-    return _col(e).str.extract(r"^(-?[0-9]{1,18})$", 1).cast(pl.Int64)
+    return _col(e).str.extract(r"^(-?[0-9]{1,18})(?:\.0*)?$", 1).cast(pl.Int64)
 
 
 FAST_PARSERS = {"date": parse_date_fast, "amount": parse_amount_fast, "int": parse_int_fast}

@@ -11,9 +11,13 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import logging
+import os
 import re
 import zipfile
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from xml.etree import ElementTree as ET
@@ -33,6 +37,8 @@ from bangfu.sheets import (
     SheetSpec,
 )
 from checks.schemas import DATAFRAME_CHECK_COLUMNS, schema_for
+
+_log = logging.getLogger(__name__)
 
 HEADER_SEARCH_ROWS = 20
 DEFAULT_MAX_UNCOMPRESSED = 200 * 1024**2
@@ -238,6 +244,9 @@ def _looks_mojibake(text: str, sample: int = 20_000) -> bool:
 
 
 def _csv_rows(text: str) -> tuple[list[int], list[list[str | None]]]:
+    # the default field limit (131,072) would reject a whole file for one huge cell; the
+    # reader quarantines cells over Excel's 32,767 characters row by row instead
+    csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))
     reader = csv.reader(io.StringIO(text, newline=""))
     row_nos: list[int] = []
     rows: list[list[str | None]] = []
@@ -312,7 +321,9 @@ def _xlsx_sheet_members(zf: zipfile.ZipFile) -> dict[str, str]:
     return out
 
 
-def _peek_rows(zf: zipfile.ZipFile, member: str) -> list[tuple[int, dict[int, tuple[str, str]]]]:
+def _peek_rows(
+    zf: zipfile.ZipFile, member: str, sst: _SharedStrings | None = None
+) -> list[tuple[int, dict[int, tuple[str, str]]]]:
     """The first rows (≤ 20) of a worksheet as {column index: (cell type, text)}, streaming
     the XML so a big sheet is not parsed here."""
     rows: list[tuple[int, dict[int, tuple[str, str]]]] = []
@@ -344,36 +355,50 @@ def _peek_rows(zf: zipfile.ZipFile, member: str) -> list[tuple[int, dict[int, tu
             rows.append((r, cells))
             el.clear()
     if sst_needed:
-        sst = _shared_strings(zf, max(sst_needed))
+        sst = sst if sst is not None else _SharedStrings(zf)
         for _r, cells in rows:
             for j, (t, text) in list(cells.items()):
                 if t == "s":
-                    cells[j] = ("str", sst.get(int(text), ""))
+                    cells[j] = ("str", sst.get(int(text)))
     return rows
 
 
-def _shared_strings(zf: zipfile.ZipFile, upto: int) -> dict[int, str]:
-    name = next((n for n in zf.namelist() if n.endswith("sharedStrings.xml")), None)
-    out: dict[int, str] = {}
-    if name is None:
-        return out
-    i = 0
-    with zf.open(name) as fh:
-        for _ev, el in ET.iterparse(fh, events=("end",)):
-            if el.tag != f"{_NS_MAIN}si":
-                continue
+class _SharedStrings:
+    """The workbook's shared strings, parsed once per file and only as far as asked: every sheet's
+    peek reuses what the previous ones parsed (a later sheet's headers sit deep in the table)."""
+
+    def __init__(self, zf: zipfile.ZipFile):
+        self._zf = zf
+        self._strings: list[str] = []
+        self._events: Iterator | None = None
+        self._done = False
+
+    def _start(self) -> None:
+        name = next((n for n in self._zf.namelist() if n.endswith("sharedStrings.xml")), None)
+        if name is None:
+            self._done = True
+            return
+        self._fh = self._zf.open(name)
+        self._events = ET.iterparse(self._fh, events=("end",))
+
+    def get(self, i: int) -> str:
+        if self._events is None and not self._done:
+            self._start()
+        while len(self._strings) <= i and not self._done:
+            el = next((el for _ev, el in self._events if el.tag == f"{_NS_MAIN}si"), None)
+            if el is None:
+                self._done = True
+                self._fh.close()
+                break
             parts = []
             for child in el:
                 if child.tag == f"{_NS_MAIN}t":
                     parts.append(child.text or "")
                 elif child.tag == f"{_NS_MAIN}r":  # rich text run; phonetic runs skipped
                     parts.extend(t.text or "" for t in child.iter(f"{_NS_MAIN}t"))
-            out[i] = "".join(parts)
-            i += 1
+            self._strings.append("".join(parts))
             el.clear()
-            if i > upto:
-                break
-    return out
+        return self._strings[i] if i < len(self._strings) else ""
 
 
 _RUST_ESCAPE = re.compile(r"\\(u\{([0-9a-fA-F]+)\}|.)", re.S)
@@ -395,13 +420,14 @@ def _read_xlsx_raw(
     name: str,
     member: str | None,
     spec: SheetSpec,
+    sst: _SharedStrings | None = None,
 ) -> _Raw:
     """Read one sheet once. ID columns are read typed (float) so that an ID typed as a number
     is known as such; their text cells come back through fastexcel's cell errors."""
     peek = None
     if member is not None:
         try:
-            peek = _peek_rows(zf, member)
+            peek = _peek_rows(zf, member, sst)
         except (KeyError, ET.ParseError, ValueError):
             peek = None
     if peek is not None and peek:
@@ -618,58 +644,107 @@ def _schema_failures(df: pl.DataFrame, spec: SheetSpec) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=out_schema, orient="row")
 
 
-def _process(raw: _Raw, spec: SheetSpec, ctx: _Context) -> SheetResult:
+@dataclass
+class _Piece:
+    """One sheet of one file after stage 1 (per file: read, find the header, map the columns).
+
+    ``frame`` holds the body rows only (below the header): ``__row``, ``__skip`` (blank or total
+    row), ``__raw_<name>`` (String, the cell as written; null when the column is absent) for
+    every column of the spec and ``__num_<name>`` (Boolean: the ID cell was not text) for every
+    ID column. Pieces of one sheet kind from many files concatenate as they are."""
+
+    spec: SheetSpec
+    ctx: _Context
+    frame: pl.DataFrame
+    header_row: int
+    warnings: list[str]
+
+
+def _piece_schema(spec: SheetSpec) -> dict[str, pl.DataType]:
+    schema: dict[str, pl.DataType] = {"__row": pl.Int64(), "__skip": pl.Boolean()}
+    schema.update({f"__raw_{c.name}": pl.String() for c in spec.columns})
+    schema.update({f"__num_{c.name}": pl.Boolean() for c in spec.columns if c.kind == "id"})
+    return schema
+
+
+def _to_piece(raw: _Raw, spec: SheetSpec, ctx: _Context) -> _Piece:
+    """Stage 1's last step, one polars query per sheet: body rows, blank/total flags (over every
+    cell, contract column or not), the contract's columns under their canonical names."""
     df = raw.frame
     cell_cols = [c for c in df.columns if re.fullmatch(r"c[0-9]+", c)]
-    body = df.filter(pl.col("__row") > raw.header_row)
     filled = [P.has_content(c) for c in cell_cols]
-    first = pl.coalesce(
-        [pl.when(f).then(pl.col(c)) for f, c in zip(filled, cell_cols, strict=True)]
-    )
-    first = P.remove_spaces(first).str.replace(r"[:：]$", "")
-    body = body.with_columns(
-        __blank=~pl.any_horizontal(filled) if filled else pl.lit(True),
-        __total=first.is_in(list(TOTAL_MARKERS)).fill_null(False) if filled else pl.lit(False),
-    )
-    skipped_in_body = body.filter(pl.col("__blank") | pl.col("__total")).height
-    body = body.filter(~pl.col("__blank") & ~pl.col("__total")).with_row_index("__i")
-    rows_read = body.height
-    rows_skipped = raw.header_row + skipped_in_body
+    if filled:
+        first = pl.coalesce(
+            [pl.when(f).then(pl.col(c)) for f, c in zip(filled, cell_cols, strict=True)]
+        )
+        first = P.remove_spaces(first).str.replace(r"[:：]$", "")
+        skip = ~pl.any_horizontal(filled) | first.is_in(list(TOTAL_MARKERS)).fill_null(False)
+    else:
+        skip = pl.lit(True)
+    cols: list[pl.Expr] = [pl.col("__row").cast(pl.Int64), skip.alias("__skip")]
+    nums: list[pl.Expr] = []
+    for col in spec.columns:
+        j = raw.mapping.get(col.name)
+        src = pl.col(f"c{j}").cast(pl.String) if j is not None else pl.lit(None, pl.String)
+        cols.append(src.alias(f"__raw_{col.name}"))
+        if col.kind == "id":
+            flag = f"n{j}"
+            num = pl.col(flag).fill_null(False) if flag in df.columns else pl.lit(False)
+            nums.append(num.alias(f"__num_{col.name}"))
+    frame = df.lazy().filter(pl.col("__row") > raw.header_row).select(*cols, *nums).collect()
+    return _Piece(spec, ctx, frame, raw.header_row, list(raw.warnings))
+
+
+def _gather(values: list, dtype: pl.DataType) -> pl.Expr:
+    """A per-piece constant, spread over the rows by their piece index ``__s``."""
+    return pl.lit(pl.Series(values=values, dtype=dtype)).gather(pl.col("__s"))
+
+
+def _process(raw: _Raw, spec: SheetSpec, ctx: _Context) -> SheetResult:
+    """One sheet alone (reference files, read_sheet_rows): the batch path over one piece."""
+    return _process_pieces(spec, [_to_piece(raw, spec, ctx)])[0]
+
+
+def _process_pieces(spec: SheetSpec, pieces: list[_Piece]) -> list[SheetResult]:
+    """Stage 2: ONE parse / validation / quarantine split for a sheet kind over the pieces of many
+    files, then split back per piece. Row order within a piece is kept; results in piece order."""
+    schema_in = _piece_schema(spec)
+    body = pl.concat(
+        [
+            p.frame.lazy()
+            .select(list(schema_in))
+            .cast(schema_in)
+            .with_columns(__s=pl.lit(k, dtype=pl.Int64))
+            for k, p in enumerate(pieces)
+        ],
+        how="vertical",
+    ).collect()
+    counts = body.group_by("__s").agg(__n=pl.len(), __skipped=pl.col("__skip").sum().cast(pl.Int64))
+    count_of = {s: (n, sk) for s, n, sk in counts.iter_rows()}
+    body = body.filter(~pl.col("__skip")).drop("__skip").with_row_index("__i")
 
     # stage 1: parse every column once
     values: list[pl.Expr] = []
-    raws: list[pl.Expr] = []
     for col in spec.columns:
-        j = raw.mapping.get(col.name)
-        src = pl.col(f"c{j}") if j is not None else pl.lit(None, dtype=pl.String)
+        src = pl.col(f"__raw_{col.name}")
         value = P.FAST_PARSERS.get(col.kind, _KIND_PARSERS[col.kind])(src)
         if (spec.key, col.name) in _AMOUNT_ZERO_WHEN_EMPTY:
-            value = (
-                value.fill_null(0.0)
-                if j is None
-                else value.fill_null(pl.when(P.is_blank(src)).then(pl.lit(0.0)))
-            )
+            value = value.fill_null(pl.when(P.is_blank(src)).then(pl.lit(0.0)))
         values.append(value.alias(col.name))
-        raws.append(src.alias(f"__raw_{col.name}"))
-    flags = [c for c in df.columns if re.fullmatch(r"n[0-9]+", c)]
-    parsed = body.select(pl.col("__i"), pl.col("__row"), *values, *raws, *flags)
-    parsed = _full_parse_remainder(parsed, spec, raw.mapping)
+    parsed = body.with_columns(values)
+    parsed = _full_parse_remainder(parsed, spec)
 
     # stage 2: per-column parse errors, from the raw and the parsed value
     errors: list[pl.Expr] = []
     for col in spec.columns:
-        j = raw.mapping.get(col.name)
-        if j is None:
-            continue
         src, value = pl.col(f"__raw_{col.name}"), pl.col(col.name)
         err = pl.when(src.str.len_chars() > P.EXCEL_CELL_LIMIT).then(
             pl.lit(f"单元格超过 {P.EXCEL_CELL_LIMIT} 个字符（Excel 上限）")
         )
         if col.kind == "id":
-            if f"n{j}" in flags:
-                err = err.when(pl.col(f"n{j}")).then(
-                    pl.lit("身份证号以数字格式存储，位数已丢失，应以文本录入")
-                )
+            err = err.when(pl.col(f"__num_{col.name}")).then(
+                pl.lit("身份证号以数字格式存储，位数已丢失，应以文本录入")
+            )
             err = err.when(P.looks_scientific(src)).then(
                 pl.lit("身份证号为科学计数法，位数已丢失，应以文本录入")
             )
@@ -678,17 +753,17 @@ def _process(raw: _Raw, spec: SheetSpec, ctx: _Context) -> SheetResult:
                 pl.lit(_PARSE_REASONS[col.kind])
             )
         errors.append(err.otherwise(None).alias(f"__err_{col.name}"))
-    parsed = parsed.with_columns(errors)
+    err_frame = parsed.select("__i", *errors)
 
     # schema failures on the parsed values (parse failures were nulled; their reason wins)
-    canon = parsed.select(spec.names)
-    fails = _schema_failures(canon, spec)
-    err_cols = [c for c in parsed.columns if c.startswith("__err_")]
+    fails = _schema_failures(parsed.select(spec.names), spec)
+    err_cols = [c for c in err_frame.columns if c.startswith("__err_")]
     parse_fails = (
-        parsed.select("__i", *err_cols)
-        .unpivot(index="__i", variable_name="name", value_name="reason")
+        err_frame.lazy()
+        .unpivot(on=err_cols, index="__i", variable_name="name", value_name="reason")
         .filter(pl.col("reason").is_not_null())
         .with_columns(pl.col("__i").cast(pl.Int64), pl.col("name").str.replace("^__err_", ""))
+        .collect()
     )
     order = pl.DataFrame(
         {
@@ -700,17 +775,22 @@ def _process(raw: _Raw, spec: SheetSpec, ctx: _Context) -> SheetResult:
     all_fails = (
         pl.concat([parse_fails, fails], how="vertical_relaxed")
         .unique(subset=["__i", "name"], keep="first", maintain_order=True)
-        .join(order, on="name", how="left")
+        .join(order, on="name", how="left", maintain_order="left")
     )
-    bad_idx = all_fails["__i"].unique()
-    bad = parsed.filter(pl.col("__i").is_in(bad_idx.implode()))
+    bad_idx = all_fails["__i"].unique().implode()
+    bad = parsed.filter(pl.col("__i").is_in(bad_idx))
     raw_long = (
-        bad.select("__i", *[f"__raw_{n}" for n in spec.names])
+        bad.lazy()
+        .select("__i", *[f"__raw_{n}" for n in spec.names])
         .unpivot(index="__i", variable_name="name", value_name="raw")
         .with_columns(pl.col("__i").cast(pl.Int64), pl.col("name").str.replace("^__raw_", ""))
     )
-    q = (
-        all_fails.join(raw_long, on=["__i", "name"], how="left")
+    years = [p.ctx.year for p in pieces]
+    units = [p.ctx.unit_code for p in pieces]
+    files = [p.ctx.source_file for p in pieces]
+    quarantine = (
+        all_fails.lazy()
+        .join(raw_long, on=["__i", "name"], how="left")
         .sort("__i", "__order")
         .group_by("__i", maintain_order=True)
         .agg(
@@ -718,82 +798,117 @@ def _process(raw: _Raw, spec: SheetSpec, ctx: _Context) -> SheetResult:
             value=pl.col("raw").fill_null("").str.join("、"),
             reason=pl.concat_str([pl.col("header"), pl.lit("："), pl.col("reason")]).str.join("；"),
         )
-        .join(parsed.select(pl.col("__i").cast(pl.Int64), "__row"), on="__i", how="left")
+        .join(
+            bad.lazy().select(pl.col("__i").cast(pl.Int64), "__row", "__s"),
+            on="__i",
+            how="left",
+        )
         .sort("__i")
+        .select(
+            "__s",
+            year=_gather(years, pl.Int64()),
+            unit_code=_gather(units, pl.String()),
+            source_file=_gather(files, pl.String()),
+            sheet=pl.lit(spec.title),
+            row_number=pl.col("__row"),
+            column=pl.col("column"),
+            value=pl.col("value"),
+            reason=pl.col("reason"),
+        )
+        .cast(QUARANTINE_SCHEMA)
+        .collect()
     )
-    quarantine = q.select(
-        year=pl.lit(ctx.year, dtype=pl.Int64),
-        unit_code=pl.lit(ctx.unit_code, dtype=pl.String),
-        source_file=pl.lit(ctx.source_file),
-        sheet=pl.lit(spec.title),
-        row_number=pl.col("__row"),
-        column=pl.col("column"),
-        value=pl.col("value"),
-        reason=pl.col("reason"),
-    ).cast(QUARANTINE_SCHEMA)
 
-    kept = parsed.filter(~pl.col("__i").is_in(bad_idx.implode()))
     schema = sheet_schema(spec)
     meta = {
-        "year": pl.lit(ctx.year, dtype=pl.Int64),
-        "unit_code": pl.lit(ctx.unit_code, dtype=pl.String),
-        "source_file": pl.lit(ctx.source_file),
+        "year": _gather(years, pl.Int64()),
+        "unit_code": _gather(units, pl.String()),
+        "source_file": _gather(files, pl.String()),
         "source_sheet": pl.lit(spec.title),
         "source_row": pl.col("__row"),
     }
     # a sheet's own 年度 column (targets, standards) keeps its value over the ledger year
     frame = (
-        kept.select(
+        parsed.lazy()
+        .filter(~pl.col("__i").is_in(bad_idx))
+        .select(
+            "__s",
             *[pl.col(n) for n in spec.names],
             *[e.alias(k) for k, e in meta.items() if k not in spec.names],
         )
-        .select(list(schema))
+        .select("__s", *schema)
         .cast(schema)
+        .collect()
     )
 
-    warnings = list(raw.warnings)
+    dup_warnings: dict[int, list[str]] = {}
     for key in spec.unique_keys:
+        header = spec.column(key).header
         dup = (
-            frame.filter(pl.col(key).is_not_null())
-            .group_by(key)
+            frame.lazy()
+            .filter(pl.col(key).is_not_null())
+            .group_by("__s", key)
             .agg(pl.len().alias("n"))
             .filter(pl.col("n") > 1)
-            .sort(key)
+            .sort("__s", key)
+            .group_by("__s", maintain_order=True)
+            .agg(n=pl.len(), examples=pl.col(key).head(5))
+            .collect()
         )
-        if dup.height:
-            header = spec.column(key).header
-            examples = P.mask_ids_in_text("、".join(dup[key].head(5).to_list()))
-            warnings.append(
-                f"{spec.title}：{header}有 {dup.height} 个重复值（如 {examples}），各行均保留 / "
+        for s, n, examples in dup.iter_rows():
+            examples = P.mask_ids_in_text("、".join(examples))
+            dup_warnings.setdefault(s, []).append(
+                f"{spec.title}：{header}有 {n} 个重复值（如 {examples}），各行均保留 / "
                 f"duplicate {key} values kept on every row"
             )
-    return SheetResult(
-        spec=spec,
-        source_file=ctx.source_file,
-        source_sha256=ctx.source_sha256,
-        frame=frame,
-        quarantine=quarantine,
-        rows_read=rows_read,
-        rows_kept=frame.height,
-        rows_quarantined=quarantine.height,
-        rows_skipped=rows_skipped,
-        warnings=warnings,
-    )
+
+    frames = _split(frame, len(pieces))
+    quarantines = _split(quarantine, len(pieces))
+    out = []
+    for k, p in enumerate(pieces):
+        n, skipped = count_of.get(k, (0, 0))
+        out.append(
+            SheetResult(
+                spec=spec,
+                source_file=p.ctx.source_file,
+                source_sha256=p.ctx.source_sha256,
+                frame=frames[k],
+                quarantine=quarantines[k],
+                rows_read=n - skipped,
+                rows_kept=frames[k].height,
+                rows_quarantined=quarantines[k].height,
+                rows_skipped=p.header_row + skipped,
+                warnings=p.warnings + dup_warnings.get(k, []),
+            )
+        )
+    return out
 
 
-def _full_parse_remainder(
-    parsed: pl.DataFrame, spec: SheetSpec, mapping: dict[str, int]
-) -> pl.DataFrame:
+def _split(frame: pl.DataFrame, n: int) -> list[pl.DataFrame]:
+    """Rows by their piece index ``__s`` (dropped); an empty frame for a piece without rows."""
+    parts = frame.partition_by("__s", as_dict=True, include_key=False, maintain_order=True)
+    empty = frame.clear().drop("__s")
+    return [parts.get((k,), empty) for k in range(n)]
+
+
+def _full_parse_remainder(parsed: pl.DataFrame, spec: SheetSpec) -> pl.DataFrame:
     """Run the full parsers on the cells the fast path left null (``__i`` is the position)."""
+    needs = [c for c in spec.columns if c.kind in P.FAST_PARSERS]
+    if not needs or parsed.height == 0:
+        return parsed
+    # one pass finds every cell that needs the full parser; the remainder is usually tiny
+    flags = parsed.select(
+        [(pl.col(c.name).is_null() & P.has_content(f"__raw_{c.name}")).alias(c.name) for c in needs]
+    )
     updates = []
-    for col in spec.columns:
-        if col.kind not in P.FAST_PARSERS or col.name not in mapping:
+    for col in needs:
+        mask = flags[col.name]
+        if not mask.any():
             continue
-        src = pl.col(f"__raw_{col.name}")
-        rest = parsed.filter(pl.col(col.name).is_null() & P.has_content(src))
-        if rest.height == 0:
-            continue
-        fixed = rest.select(pl.col("__i"), P.FULL_PARSERS[col.kind](src).alias(col.name))
+        rest = parsed.filter(mask)
+        fixed = rest.select(
+            pl.col("__i"), P.FULL_PARSERS[col.kind](pl.col(f"__raw_{col.name}")).alias(col.name)
+        )
         updates.append(parsed[col.name].scatter(fixed["__i"], fixed[col.name]))
     return parsed.with_columns(updates) if updates else parsed
 
@@ -867,63 +982,6 @@ def _match_specs(names: Iterable[str]) -> tuple[dict[str, str], list[str]]:
     return found, warnings
 
 
-def read_ledger(
-    path: Path | str,
-    *,
-    landing: Path | str,
-    year: int,
-    unit_code: str,
-    max_uncompressed_bytes: int = DEFAULT_MAX_UNCOMPRESSED,
-) -> LedgerResult:
-    """Read one unit-year ledger (an .xlsx or a folder of CSVs). Raises LedgerRejected."""
-    path, landing = Path(path), Path(landing)
-    rel = _rel(path, landing)
-    if not _inside(path, landing):
-        raise LedgerRejected(rel, _outside_message(rel))
-    if path.is_dir():
-        return _read_csv_ledger(path, landing, rel, year, unit_code)
-    if not path.is_file():
-        raise LedgerRejected(rel, "文件不存在 / file not found")
-    data = path.read_bytes()
-    sha = _sha256(data)
-    zf = _check_zip(data, rel, max_uncompressed_bytes)
-    try:
-        reader = fastexcel.read_excel(data)
-        sheet_names = reader.sheet_names
-        members = _xlsx_sheet_members(zf)
-    except Exception as exc:  # noqa: BLE001 - calamine raises many kinds for broken files
-        raise LedgerRejected(
-            rel, f"文件损坏或不是 xlsx 工作簿 / corrupt file or not an xlsx workbook ({exc})"
-        ) from None
-    found, warnings = _match_specs(sheet_names)
-    _require_sheets(found, rel)
-    sheets: dict[str, SheetResult] = {}
-    ctx = _Context(year, unit_code, rel, sha)
-    for spec in LEDGER_SHEETS:
-        if spec.key not in found:
-            continue
-        name = found[spec.key]
-        try:
-            raw = _read_xlsx_raw(reader, zf, name, members.get(name), spec)
-        except _MissingColumns as exc:
-            _missing_column(spec, exc, rel, warnings)
-            continue
-        except fastexcel.FastExcelError as exc:
-            raise LedgerRejected(
-                rel, f"工作表“{name}”无法读取 / sheet {name} cannot be read ({exc})"
-            ) from None
-        sheets[spec.key] = _process(raw, spec, ctx)
-    return LedgerResult(
-        year,
-        unit_code,
-        rel,
-        "xlsx",
-        sheets,
-        _log_frame(year, unit_code, sheets.values()),
-        warnings,
-    )
-
-
 def _require_sheets(found: dict[str, str], rel: str) -> None:
     missing = [s.title for s in LEDGER_SHEETS if s.required and s.key not in found]
     if missing:
@@ -939,14 +997,72 @@ def _missing_column(spec: SheetSpec, exc: _MissingColumns, rel: str, warnings: l
     warnings.append(f"{msg}；该可选工作表不读取 / optional sheet left out")
 
 
-def _read_csv_ledger(
-    folder: Path, landing: Path, rel: str, year: int, unit_code: str
-) -> LedgerResult:
+@dataclass
+class _Loaded:
+    """A ledger after stage 1: its sheets as pieces, ready for the per-kind batch."""
+
+    year: int
+    unit_code: str
+    source_file: str
+    form: str
+    pieces: dict[str, _Piece]  # by SheetSpec.key, in LEDGER_SHEETS order
+    warnings: list[str]
+
+    @property
+    def rows(self) -> int:
+        return sum(p.frame.height for p in self.pieces.values())
+
+
+def _load_ledger(
+    path: Path, landing: Path, year: int, unit_code: str, max_uncompressed_bytes: int
+) -> _Loaded:
+    """Stage 1 for one file (I/O bound, thread-safe): open, find headers, map columns."""
+    rel = _rel(path, landing)
+    if not _inside(path, landing):
+        raise LedgerRejected(rel, _outside_message(rel))
+    if path.is_dir():
+        return _load_csv_ledger(path, landing, rel, year, unit_code)
+    if not path.is_file():
+        raise LedgerRejected(rel, "文件不存在 / file not found")
+    data = path.read_bytes()  # read once: hashed, unzipped and parsed from these bytes
+    sha = _sha256(data)
+    zf = _check_zip(data, rel, max_uncompressed_bytes)
+    try:
+        reader = fastexcel.read_excel(data)
+        sheet_names = reader.sheet_names
+        members = _xlsx_sheet_members(zf)
+    except Exception as exc:  # noqa: BLE001 - calamine raises many kinds for broken files
+        raise LedgerRejected(
+            rel, f"文件损坏或不是 xlsx 工作簿 / corrupt file or not an xlsx workbook ({exc})"
+        ) from None
+    found, warnings = _match_specs(sheet_names)
+    _require_sheets(found, rel)
+    pieces: dict[str, _Piece] = {}
+    ctx = _Context(year, unit_code, rel, sha)
+    sst = _SharedStrings(zf)
+    for spec in LEDGER_SHEETS:
+        if spec.key not in found:
+            continue
+        name = found[spec.key]
+        try:
+            raw = _read_xlsx_raw(reader, zf, name, members.get(name), spec, sst)
+        except _MissingColumns as exc:
+            _missing_column(spec, exc, rel, warnings)
+            continue
+        except fastexcel.FastExcelError as exc:
+            raise LedgerRejected(
+                rel, f"工作表“{name}”无法读取 / sheet {name} cannot be read ({exc})"
+            ) from None
+        pieces[spec.key] = _to_piece(raw, spec, ctx)
+    return _Loaded(year, unit_code, rel, "xlsx", pieces, warnings)
+
+
+def _load_csv_ledger(folder: Path, landing: Path, rel: str, year: int, unit_code: str) -> _Loaded:
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".csv")
     by_stem = {p.stem: p for p in files}
     found, warnings = _match_specs(by_stem)
     _require_sheets(found, rel)
-    sheets: dict[str, SheetResult] = {}
+    pieces: dict[str, _Piece] = {}
     for spec in LEDGER_SHEETS:
         if spec.key not in found:
             continue
@@ -963,16 +1079,152 @@ def _read_csv_ledger(
         except _MissingColumns as exc:
             _missing_column(spec, exc, prel, warnings)
             continue
-        sheets[spec.key] = _process(raw, spec, ctx)
-    return LedgerResult(
-        year,
-        unit_code,
+        pieces[spec.key] = _to_piece(raw, spec, ctx)
+    return _Loaded(year, unit_code, rel, "csv", pieces, warnings)
+
+
+def _internal_error(rel: str, exc: Exception) -> LedgerRejected:
+    """An unexpected failure while reading one file: that file is refused, the others go on."""
+    _log.error("internal error while reading %s", rel, exc_info=exc)
+    return LedgerRejected(
         rel,
-        "csv",
-        sheets,
-        _log_frame(year, unit_code, sheets.values()),
-        warnings,
+        f"读取时发生内部错误（{type(exc).__name__}），请将此文件与日志报告给维护者；其余单位不受"
+        f"影响。 Internal error while reading: {P.mask_ids_in_text(str(exc))[:300]}",
     )
+
+
+def _process_batch(loaded: list[_Loaded]) -> list[LedgerResult | LedgerRejected]:
+    """Stage 2 over a batch of ledgers: one _process_pieces per sheet kind. If the batch of a
+    kind fails, that kind is redone file by file so only the failing file is refused."""
+    sheets: list[dict[str, SheetResult]] = [{} for _ in loaded]
+    failed: dict[int, LedgerRejected] = {}
+    for spec in LEDGER_SHEETS:
+        owners = [i for i, ld in enumerate(loaded) if spec.key in ld.pieces]
+        if not owners:
+            continue
+        try:
+            results = _process_pieces(spec, [loaded[i].pieces[spec.key] for i in owners])
+        except Exception:  # noqa: BLE001 - find the file at fault, spare the others
+            results = []
+            for i in owners:
+                try:
+                    results.extend(_process_pieces(spec, [loaded[i].pieces[spec.key]]))
+                except Exception as exc:  # noqa: BLE001
+                    failed.setdefault(i, _internal_error(loaded[i].source_file, exc))
+                    results.append(None)
+        for i, res in zip(owners, results, strict=True):
+            if res is not None:
+                sheets[i][spec.key] = res
+    out: list[LedgerResult | LedgerRejected] = []
+    for i, ld in enumerate(loaded):
+        if i in failed:
+            out.append(failed[i])
+            continue
+        res = sheets[i]
+        out.append(
+            LedgerResult(
+                ld.year,
+                ld.unit_code,
+                ld.source_file,
+                ld.form,
+                res,
+                _log_frame(ld.year, ld.unit_code, res.values()),
+                ld.warnings,
+            )
+        )
+    return out
+
+
+DEFAULT_BATCH_ROWS = 400_000
+
+
+def default_workers() -> int:
+    """Threads for stage 1: calamine and polars release the GIL while they parse."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def read_ledgers(
+    files: Sequence[LedgerFile],
+    *,
+    landing: Path | str,
+    max_uncompressed_bytes: int = DEFAULT_MAX_UNCOMPRESSED,
+    workers: int | None = None,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+) -> Iterator[list[tuple[LedgerFile, LedgerResult | LedgerRejected]]]:
+    """Read many ledgers at once, yielding them batch by batch (in ``files`` order).
+
+    Stage 1 (per file, ``workers`` threads): open, find headers, map columns to canonical
+    names. Stage 2 (per sheet kind over every file of the batch): one parse, normalisation,
+    pandera validation and quarantine split. A batch closes once it holds ``batch_rows`` raw
+    rows, which bounds memory. A file that cannot be read is a LedgerRejected in its slot; it
+    never affects the other files of the batch."""
+    landing = Path(landing)
+    workers = workers or default_workers()
+
+    def load(f: LedgerFile) -> _Loaded | LedgerRejected:
+        try:
+            return _load_ledger(Path(f.path), landing, f.year, f.unit_code, max_uncompressed_bytes)
+        except LedgerRejected as exc:
+            return exc
+        except Exception as exc:  # noqa: BLE001 - one bad file must never stop the others
+            return _internal_error(_rel(Path(f.path), landing), exc)
+
+    batch: list[tuple[LedgerFile, _Loaded | LedgerRejected]] = []
+    rows = 0
+
+    def flush() -> list[tuple[LedgerFile, LedgerResult | LedgerRejected]]:
+        ok = [(i, x) for i, (_f, x) in enumerate(batch) if isinstance(x, _Loaded)]
+        done = dict(zip([i for i, _ in ok], _process_batch([x for _, x in ok]), strict=True))
+        return [(f, done.get(i, x)) for i, (f, x) in enumerate(batch)]  # type: ignore[misc]
+
+    for f, loaded in zip(files, _ordered_map(load, files, workers), strict=True):
+        batch.append((f, loaded))
+        rows += loaded.rows if isinstance(loaded, _Loaded) else 0
+        if rows >= batch_rows:
+            yield flush()
+            batch, rows = [], 0
+    if batch:
+        yield flush()
+
+
+def _ordered_map(fn, items: Sequence, workers: int) -> Iterator:
+    """``map`` over threads, results in order, at most ``2 × workers`` items in flight (so a
+    long list is not all loaded into memory ahead of the batches that consume it)."""
+    if workers <= 1:
+        yield from map(fn, items)
+        return
+    with ThreadPoolExecutor(workers, thread_name_prefix="bangfu-read") as ex:
+        pending: deque = deque()
+        it = iter(items)
+        for item in it:
+            pending.append(ex.submit(fn, item))
+            if len(pending) >= 2 * workers:
+                break
+        while pending:
+            yield pending.popleft().result()
+            nxt = next(it, _END)
+            if nxt is not _END:
+                pending.append(ex.submit(fn, nxt))
+
+
+_END = object()
+
+
+def read_ledger(
+    path: Path | str,
+    *,
+    landing: Path | str,
+    year: int,
+    unit_code: str,
+    max_uncompressed_bytes: int = DEFAULT_MAX_UNCOMPRESSED,
+) -> LedgerResult:
+    """Read one unit-year ledger (an .xlsx or a folder of CSVs). Raises LedgerRejected."""
+    path, landing = Path(path), Path(landing)
+    loaded = _load_ledger(path, landing, year, unit_code, max_uncompressed_bytes)
+    (res,) = _process_batch([loaded])
+    if isinstance(res, LedgerRejected):
+        raise res
+    return res
 
 
 # ====================================================================== discovery
@@ -1106,12 +1358,7 @@ def read_units(path: Path | str, *, landing: Path | None = None) -> pl.DataFrame
             raise ReferenceDataError(
                 f"{rel}：单位 {code} 的上级单位代码 {par} 不在名录中 / parent not in the file"
             )
-        rank = {"省": 0, "市": 1, "县": 2}
-        if par is not None and rank[level[code]] <= rank[level[par]]:
-            raise ReferenceDataError(
-                f"{rel}：单位 {code}（{level[code]}）的上级 {par} 级别为{level[par]}，"
-                f"级别不符 / bad level: a unit must be below its parent"
-            )
+    # a cycle first: it also breaks the level order, and "成环" is the message that helps
     for code in parent:
         seen = {code}
         cur = parent[code]
@@ -1122,6 +1369,13 @@ def read_units(path: Path | str, *, landing: Path | None = None) -> pl.DataFrame
                 )
             seen.add(cur)
             cur = parent.get(cur)
+    rank = {"省": 0, "市": 1, "县": 2}
+    for code, par in parent.items():
+        if par is not None and rank[level[code]] <= rank[level[par]]:
+            raise ReferenceDataError(
+                f"{rel}：单位 {code}（{level[code]}）的上级 {par} 级别为{level[par]}，"
+                f"级别不符 / bad level: a unit must be below its parent"
+            )
     return df
 
 

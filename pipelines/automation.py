@@ -5,9 +5,11 @@ block of units); what depends on them follows by its automation condition (eager
 the affected partitions and their dependants are re-materialised.
 """
 
+import hashlib
 import json
 import zlib
 from base64 import b64decode, b64encode
+from datetime import UTC, datetime
 
 import dagster as dg
 from dagster._core.storage.tags import (
@@ -70,8 +72,14 @@ def _partition_requests(context, landing_root, changes: LandingChanges, known_un
     adds = []
     unit_order = list(known_units)
     if changes.reference_changed or not known_units:
-        units = readers.read_units(landing_root / "reference" / "units.csv")
-        new_units = [u for u in units["unit_code"].to_list() if u not in set(known_units)]
+        try:
+            units = readers.read_units(landing_root / "reference" / "units.csv")
+        except (readers.ReferenceDataError, OSError) as exc:
+            # reference_job is still requested: its failure names what is wrong with units.csv.
+            context.log.error(f"机构名录无法读取，未登记新单位：{exc}")
+            units = None
+        known = set(known_units)
+        new_units = [] if units is None else [u for u in units["unit_code"] if u not in known]
         if new_units:
             adds.append(units_partitions.build_add_request(new_units))
             unit_order += new_units
@@ -93,13 +101,20 @@ def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingResource
     after = fingerprint(landing.root, before)
     changes = diff(before, after)
     if changes.empty:
-        return dg.SkipReason("落地目录无变化 / nothing changed")
+        skip = dg.SkipReason("落地目录无变化 / nothing changed")
+        if after == before:
+            return skip
+        # Only mtimes moved (same bytes): keep the new stat so the next tick hashes nothing.
+        return dg.SensorResult(skip_reason=skip, cursor=encode_cursor(after))
     known_units = context.instance.get_dynamic_partitions(units_partitions.name)
     known_years = context.instance.get_dynamic_partitions(years_partitions.name)
     adds, unit_order = _partition_requests(context, landing.root, changes, known_units, known_years)
     valid_units = set(unit_order)
     keys = {k for k in changes.partitions | changes.removed if k[1] in valid_units}
-    tick = (context.cursor and str(abs(hash(context.cursor)) % 10**12)) or "first"
+    # Run keys must be stable across processes (hash() of a str is salted per process): the
+    # same transition evaluated twice (a tick retried after a crash) requests nothing twice.
+    new_cursor = encode_cursor(after)
+    tick = hashlib.sha256(f"{context.cursor or ''}>{new_cursor}".encode()).hexdigest()[:16]
     requests = []
     if changes.reference_changed:
         requests.append(dg.RunRequest(run_key=f"ref:{tick}", job_name=REFERENCE_JOB))
@@ -109,7 +124,7 @@ def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingResource
             "无法归属分区的文件（将在 landing_inventory 中拒收）：" + "、".join(changes.other[:20])
         )
     return dg.SensorResult(
-        run_requests=requests, dynamic_partitions_requests=adds, cursor=encode_cursor(after)
+        run_requests=requests, dynamic_partitions_requests=adds, cursor=new_cursor
     )
 
 
@@ -127,21 +142,55 @@ def nightly_schedule(
     warehouse: WarehouseResource,
 ):
     fp = fingerprint(landing.root)
-    log = warehouse.get().read(tables.ingest_log)
+    wh = warehouse.get()
+    log = wh.read(tables.ingest_log)
     ingested: dict[tuple[int, str], set[str]] = {}
     for r in log.iter_rows(named=True) if not log.is_empty() else []:
         ingested.setdefault((int(r["year"]), r["unit_code"]), set()).add(r["source_sha256"][:16])
+    # A rejected ledger leaves no ingest_log rows: it is up to date while no file of its
+    # partition is newer than the rejection (else it would be re-requested every night).
+    rejected = wh.read(tables.rejected_files)
+    rejected_at: dict[tuple[int, str], datetime] = {}
+    for r in rejected.iter_rows(named=True) if not rejected.is_empty() else []:
+        if r["year"] is not None and r["unit_code"] is not None:
+            key = (int(r["year"]), r["unit_code"])
+            rejected_at[key] = min(_as_utc(r["rejected_at"]), rejected_at.get(key, _FAR_FUTURE))
     current: dict[tuple[int, str], set[str]] = {}
-    for rel, (_s, _m, sha) in fp.items():
+    newest: dict[tuple[int, str], int] = {}
+    for rel, (_s, mtime_ns, sha) in fp.items():
         key = partition_of(rel)
         if key is not None:
             current.setdefault(key, set()).add(sha)
+            newest[key] = max(newest.get(key, 0), mtime_ns)
+
+    def stale(key: tuple[int, str]) -> bool:
+        if key not in current:  # ingested once, the ledger is gone: mark the partition missing
+            return True
+        if ingested.get(key) == current[key]:
+            return False
+        if key in rejected_at and key not in ingested:
+            return newest[key] > rejected_at[key].timestamp() * 1e9
+        return True
+
     known_units = context.instance.get_dynamic_partitions(units_partitions.name)
-    changed = {
-        k for k, shas in current.items() if k[1] in set(known_units) and ingested.get(k) != shas
+    known = {
+        (int(y), u)
+        for y in context.instance.get_dynamic_partitions(years_partitions.name)
+        for u in known_units
     }
+    changed = {k for k in set(current) | set(ingested) if k in known and stale(k)}
     if not changed:
         return dg.SkipReason("所有台账均已入湖且未变化 / every ledger is up to date")
     return ranged_requests(
         changed, known_units, run_key_prefix=f"nightly:{context.scheduled_execution_time:%Y%m%d}"
     )
+
+
+_FAR_FUTURE = datetime.max.replace(tzinfo=UTC)
+
+
+def _as_utc(value) -> datetime:
+    """rejected_at as stored: a datetime (PostgreSQL) or ISO text (SQLite via polars)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -8,6 +8,7 @@ whole range with polars. Runs go to the instance in $DAGSTER_HOME and show in th
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +32,11 @@ Echo = Callable[[str], None]
 
 class PipelineError(Exception):
     """A failure that stops the whole run (e.g. units.csv is not a tree)."""
+
+
+class UsageError(PipelineError):
+    """The run asked for something the landing folder does not hold (a year, a unit): a usage
+    error of the command line (exit status 2), found once units.csv has been read."""
 
 
 @dataclass
@@ -102,7 +108,40 @@ def run_pipeline(
     instance: dg.DagsterInstance | None = None,
 ) -> RunSummary:
     landing, data = Path(landing).resolve(), Path(data).resolve()
+    # Everything the run writes holds personal data (ID numbers, names, phones): create it
+    # private — lake folders 0700, Parquet, SQLite warehouse, workbooks and reports 0600 —
+    # whatever the caller's umask, and put the umask back afterwards.
+    old_umask = os.umask(0o077)
+    try:
+        return _run_pipeline(
+            landing,
+            data,
+            years=years,
+            units=units,
+            settings_overrides=settings_overrides,
+            echo=echo,
+            instance=instance,
+        )
+    finally:
+        os.umask(old_umask)
+
+
+def _run_pipeline(
+    landing: Path,
+    data: Path,
+    *,
+    years: Sequence[int] | None,
+    units: Sequence[str] | None,
+    settings_overrides: str | None,
+    echo: Echo,
+    instance: dg.DagsterInstance | None,
+) -> RunSummary:
     data.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if data.stat().st_mode & 0o077:
+        echo(
+            f"注意：数据目录 {data} 其他用户可访问，其中含个人信息，建议 chmod 700 / "
+            "the data folder is readable by other users"
+        )
     if instance is None:
         dagster_home(data)
         instance = dg.DagsterInstance.get()
@@ -129,13 +168,13 @@ def run_pipeline(
     chosen_years = sorted(set(years)) if years else present_years
     missing_years = [y for y in chosen_years if y not in present_years]
     if missing_years:
-        raise PipelineError(
+        raise UsageError(
             f"落地目录中没有这些年度的台账：{missing_years}。请检查 --year 或 {landing / 'ledgers'}。"
         )
     chosen_units = list(dict.fromkeys(units)) if units else all_units
     unknown = [u for u in chosen_units if u not in set(all_units)]
     if unknown:
-        raise PipelineError(f"units.csv 中没有这些单位代码：{unknown}。请检查 --unit。")
+        raise UsageError(f"units.csv 中没有这些单位代码：{unknown}。请检查 --unit。")
     summary = RunSummary(years=chosen_years, units=chosen_units)
     if not chosen_years:
         echo("落地目录 ledgers/ 下没有任何年度台账。")
@@ -187,8 +226,26 @@ def _failure_text(result) -> str:
         if ev.is_failure and ev.event_specific_data is not None:
             err = getattr(ev.event_specific_data, "error", None)
             if err is not None:
-                return err.message.strip().splitlines()[0][:500]
+                return _error_text(err)
     return ""
+
+
+# "bangfu.readers.ReferenceDataError: msg" → "msg": our own errors already say what is wrong.
+_OWN_ERROR_PREFIX = re.compile(
+    r"^(?:[\w.]+\.)?(?:ReferenceDataError|LedgerRejected|PipelineError): "
+)
+
+
+def _error_text(err) -> str:
+    """The asset's own error, not Dagster's wrapper around it ("Error occurred while executing
+    op …"): the innermost cause names the file and what is wrong. ID numbers masked."""
+    from bangfu.parse import mask_ids_in_text
+
+    while getattr(err, "cause", None) is not None:
+        err = err.cause
+    lines = (err.message or "").strip().splitlines()
+    text = _OWN_ERROR_PREFIX.sub("", lines[0]) if lines else (err.cls_name or "")
+    return mask_ids_in_text(text)[:500]
 
 
 def _rejections(data: Path, years, units, scan: LandingScan) -> list[str]:

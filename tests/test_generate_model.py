@@ -16,14 +16,36 @@ from bangfu.generate.model import gb11643_ok
 from bangfu.sheets import LEDGER_SHEETS, SHEETS_BY_KEY
 
 RULE_CODES = {
-    "PAY_UNARCHIVED", "PAY_OUTSIDE_ARCHIVE_PERIOD", "PAY_OVER_STANDARD", "PAY_DUPLICATE",
-    "PAY_CASH", "PAY_SHARED_ACCOUNT", "PAY_STAFF_RELATED", "MED_NON_INSURANCE_RECEIPT",
-    "MED_RECEIPT_WRONG_YEAR", "MED_OVER_SELF_PAY", "PAY_UNLISTED_PROJECT", "ID_INVALID",
-    "ARCHIVE_INCOME_OVER_LINE", "ARCHIVE_PROCEDURE_INCOMPLETE", "ARCHIVE_PUBLICITY_SHORT",
-    "ECON_CHECK_INCOMPLETE", "ECON_CHECK_MISMATCH", "EXIT_PROCEDURE_INCOMPLETE",
-    "EXIT_CAUSE_NOT_ELIMINATED", "EXIT_NO_NOTICE", "DUPLICATE_ARCHIVE", "MISSED_CANDIDATE",
-    "SPEND_OUT_OF_SCOPE", "LEDGER_MISMATCH", "PAY_FLAT_AMOUNT", "TARGET_NOT_MET", "NO_PLAN",
-    "ALLOCATION_NOT_FACTOR", "NO_PERFORMANCE_EVALUATION", "EVAL_RATE_ALERT",
+    "PAY_UNARCHIVED",
+    "PAY_OUTSIDE_ARCHIVE_PERIOD",
+    "PAY_OVER_STANDARD",
+    "PAY_DUPLICATE",
+    "PAY_CASH",
+    "PAY_SHARED_ACCOUNT",
+    "PAY_STAFF_RELATED",
+    "MED_NON_INSURANCE_RECEIPT",
+    "MED_RECEIPT_WRONG_YEAR",
+    "MED_OVER_SELF_PAY",
+    "PAY_UNLISTED_PROJECT",
+    "ID_INVALID",
+    "ARCHIVE_INCOME_OVER_LINE",
+    "ARCHIVE_PROCEDURE_INCOMPLETE",
+    "ARCHIVE_PUBLICITY_SHORT",
+    "ECON_CHECK_INCOMPLETE",
+    "ECON_CHECK_MISMATCH",
+    "EXIT_PROCEDURE_INCOMPLETE",
+    "EXIT_CAUSE_NOT_ELIMINATED",
+    "EXIT_NO_NOTICE",
+    "DUPLICATE_ARCHIVE",
+    "MISSED_CANDIDATE",
+    "SPEND_OUT_OF_SCOPE",
+    "LEDGER_MISMATCH",
+    "PAY_FLAT_AMOUNT",
+    "TARGET_NOT_MET",
+    "NO_PLAN",
+    "ALLOCATION_NOT_FACTOR",
+    "NO_PERFORMANCE_EVALUATION",
+    "EVAL_RATE_ALERT",
 }
 YEARS = (2017, 2018, 2019)
 
@@ -74,8 +96,7 @@ def test_schemas_are_canonical(s0):
     for key, df in (("units", s0.units), ("standards", s0.standards)):
         assert df.schema == pl.Schema(sheet_schema(SHEETS_BY_KEY[key], with_meta=False))
     for df in s0.civil_roster.values():
-        assert df.schema == pl.Schema(sheet_schema(SHEETS_BY_KEY["civil_roster"],
-                                                   with_meta=False))
+        assert df.schema == pl.Schema(sheet_schema(SHEETS_BY_KEY["civil_roster"], with_meta=False))
 
 
 def test_units_tree_and_names(s0):
@@ -99,8 +120,9 @@ def test_every_rule_planted_in_every_year(s0):
 
 def test_truth_keys_by_rule_kind(s0):
     p = s0.planted.filter(pl.col("kind") == "fire")
-    pay = p.filter(pl.col("rule_code").str.starts_with("PAY_") | pl.col("rule_code")
-                   .str.starts_with("MED_")).filter(pl.col("rule_code") != "PAY_FLAT_AMOUNT")
+    pay = p.filter(
+        pl.col("rule_code").str.starts_with("PAY_") | pl.col("rule_code").str.starts_with("MED_")
+    ).filter(pl.col("rule_code") != "PAY_FLAT_AMOUNT")
     assert pay["payment_no"].null_count() == 0 and pay["id_number"].null_count() == 0
     led = p.filter(pl.col("rule_code").is_in(["SPEND_OUT_OF_SCOPE", "LEDGER_MISMATCH"]))
     assert led["voucher_no"].null_count() == 0
@@ -123,8 +145,11 @@ def test_planted_subjects_exist(s0):
 
 
 def test_ids_valid_except_planted_invalid(s0):
-    bad = set(s0.planted.filter((pl.col("rule_code") == "ID_INVALID")
-                                & (pl.col("kind") == "fire"))["id_number"])
+    bad = set(
+        s0.planted.filter((pl.col("rule_code") == "ID_INVALID") & (pl.col("kind") == "fire"))[
+            "id_number"
+        ]
+    )
     seen_bad = set()
     for (year, _), sheets in s0.ledgers.items():
         for key in ("archive", "payments"):
@@ -143,8 +168,13 @@ def test_ids_unique_per_household(s0):
     archived in two units."""
     dup = set(s0.planted.filter(pl.col("rule_code") == "DUPLICATE_ARCHIVE")["id_number"])
     for y in YEARS:
-        a = pl.concat([sh["archive"].select("id_number").unique().with_columns(u=pl.lit(u))
-                       for (yy, u), sh in s0.ledgers.items() if yy == y])
+        a = pl.concat(
+            [
+                sh["archive"].select("id_number").unique().with_columns(u=pl.lit(u))
+                for (yy, u), sh in s0.ledgers.items()
+                if yy == y
+            ]
+        )
         multi = set(a.filter(pl.len().over("id_number") > 1)["id_number"])
         assert multi <= dup
 
@@ -178,13 +208,24 @@ def test_metrics_are_exercised(s0):
     assert set(ev["satisfaction"].drop_nulls()) == {"满意", "基本满意", "不满意"}
     assert ev["satisfaction"].null_count() > 0
     tg = [sh["targets"] for (y, _), sh in s0.ledgers.items() if "targets" in sh]
-    assert all(set(t["target_year"]) == {y, y + 1} for (y, _), t in zip(
-        [k for k, sh in s0.ledgers.items() if "targets" in sh], tg, strict=True))
+    assert all(
+        set(t["target_year"]) == {y, y + 1}
+        for (y, _), t in zip(
+            [k for k, sh in s0.ledgers.items() if "targets" in sh], tg, strict=True
+        )
+    )
     fu = pl.concat([sh["followup"] for sh in s0.ledgers.values() if "followup" in sh])
     assert fu.height > 0
     cats = set(pl.concat([sh["payments"] for sh in s0.ledgers.values()])["category"])
-    assert {"生活救助", "助学救助", "医疗救助", "职业培训", "职业介绍", "法律援助",
-            "送温暖"} <= cats
+    assert {
+        "生活救助",
+        "助学救助",
+        "医疗救助",
+        "职业培训",
+        "职业介绍",
+        "法律援助",
+        "送温暖",
+    } <= cats
 
 
 def test_dropped_optional_sheets(s0):
@@ -199,10 +240,14 @@ def test_ledger_matches_payments_outside_plants(s0):
     planted = s0.planted.filter(pl.col("rule_code") == "LEDGER_MISMATCH")
     for (year, unit), sh in s0.ledgers.items():
         deb = sh["ledger"].group_by("voucher_no").agg(pl.col("debit").sum())
-        j = sh["payments"].join(deb, on="voucher_no", how="left").filter(
-            (pl.col("debit").fill_null(0) - pl.col("amount")).abs() > 0.001)
-        mine = set(planted.filter((pl.col("year") == year) & (pl.col("unit_code") == unit))
-                   ["voucher_no"])
+        j = (
+            sh["payments"]
+            .join(deb, on="voucher_no", how="left")
+            .filter((pl.col("debit").fill_null(0) - pl.col("amount")).abs() > 0.001)
+        )
+        mine = set(
+            planted.filter((pl.col("year") == year) & (pl.col("unit_code") == unit))["voucher_no"]
+        )
         assert set(j["voucher_no"]) <= mine
 
 

@@ -216,3 +216,31 @@ def test_id_forms_normalise_to_the_same_valid_id(born, region, seq, noise, fullw
         written = written.translate(FULLWIDTH).replace("x", "ｘ")
     assert run(P.normalise_id, [written]) == [canonical]
     assert run(lambda c: P.gb11643_valid(P.normalise_id(c), 2019), [written]) == [True]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.text(alphabet="0123456789-/.年月日 :,元", max_size=20),
+        st.builds(
+            lambda d, form: date_forms(d)[form],
+            st.dates(min_value=dt.date(1890, 1, 1), max_value=dt.date(2110, 12, 31)),
+            st.integers(0, 6),
+        ),
+        st.builds(lambda x: f"{x:,.2f}元", st.floats(-1e9, 1e9, allow_nan=False)),
+    )
+)
+def test_fast_paths_never_disagree_with_full_parsers(text):
+    """The fast paths only skip work: where they give a value, it is the full parser's."""
+    for kind in ("date", "amount", "int"):
+        (fast,) = run(P.FAST_PARSERS[kind], [text])
+        (full,) = run(P.FULL_PARSERS[kind], [text])
+        assert fast is None or fast == full, (kind, text)
+
+
+def test_fast_paths_cover_the_common_ascii_forms():
+    d = dt.date(2019, 3, 5)
+    forms = ["2019-03-05", "2019-3-5", "2019/3/5", "2019.03.05", "20190305", "2019年3月5日"]
+    assert run(P.parse_date_fast, [*forms, "2019-03-05 00:00:00"]) == [d] * 7
+    assert run(P.parse_amount_fast, ["1,234.50元", "500", "-12.5"]) == [1234.5, 500.0, -12.5]
+    assert run(P.parse_int_fast, ["7", "7.0", "-3"]) == [7, 7, -3]

@@ -1,0 +1,1 @@
+"""Benchmarks for bangfu (`make bench` = `python -m bench`); see bench/README.md."""

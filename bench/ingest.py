@@ -1,0 +1,315 @@
+"""Ingestion against its floor: how far is the whole ingest from a bare ``polars.read_excel``?
+
+    python -m bench.ingest [--scale S|M] [--landing DIR] [--workers N]
+
+The issue's target: the whole ingestion (parse, normalise, validate, write Parquet and the
+warehouse, Dagster overhead included) within 2× a bare read of the same files. In ONE run, each
+step in a fresh child process (own wall time and peak RSS, bench.common.run_child):
+
+(a) **floor** — ``polars.read_excel(path, sheet_id=0)`` of every ledger .xlsx (all sheets) and
+    ``polars.read_csv`` of every ledger CSV (no header, all text, UTF-8-lossy: no GB18030
+    decoding, so the floor is a little optimistic for CSV);
+(b) **pure** — ``bangfu.ingest.ingest_partitions`` over every (year, unit) partition, no Dagster:
+    reading, parsing, validation, quarantine, lake Parquet and warehouse writes;
+(c) **dagster** — the ``ledgers`` asset alone, as ranged runs over every partition, executed the
+    way ``pipelines.runner`` does (``execute_in_process`` on a DAGSTER_HOME instance, with the
+    partition-range tags). ``unit_stage_job`` would also run ``unit_findings``; to time ingestion
+    alone the child defines an ephemeral job selecting only ``ledgers`` (AssetSelection), so
+    nothing is subtracted. The reference run (units.csv …) that must precede it is timed apart
+    and left out of (c).
+
+Times are measured inside each child after its imports (the floor's imports are only polars);
+rows/s uses the ledger data rows the ingest read (title, header, blank and total rows excluded)
+for every step, so the three rates compare like with like. Landing: bench/out/<scale>/landing,
+generated once when absent. Scratch output: bench/out/<scale>/ingest_bench/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from bench.common import OUT, emit, ensure_landing, landing_dir, log, run_child, save
+
+MODULE = "bench.ingest"
+
+
+def _scratch(scale: str) -> Path:
+    return OUT / scale / "ingest_bench"
+
+
+def _ledger_files(landing: Path) -> tuple[list[Path], list[Path]]:
+    root = landing / "ledgers"
+    xlsx = sorted(root.glob("*/*.xlsx"))
+    csvs = sorted(root.glob("*/*/*.csv"))
+    return xlsx, csvs
+
+
+# ------------------------------------------------------------------ children
+def child_floor(landing: Path) -> None:
+    import logging
+
+    import polars as pl
+
+    logging.disable(logging.WARNING)  # fastexcel's "could not determine dtype" chatter
+    xlsx, csvs = _ledger_files(landing)
+    t0 = time.perf_counter()
+    rows = 0
+    for p in xlsx:
+        rows += sum(df.height for df in pl.read_excel(p, sheet_id=0).values())
+    t_xlsx = time.perf_counter() - t0
+    for p in csvs:
+        rows += pl.read_csv(
+            p,
+            has_header=False,
+            infer_schema=False,
+            encoding="utf8-lossy",
+            truncate_ragged_lines=True,
+        ).height
+    wall = time.perf_counter() - t0
+    emit(
+        {
+            "seconds": round(wall, 3),
+            "xlsx_seconds": round(t_xlsx, 3),
+            "files_xlsx": len(xlsx),
+            "files_csv": len(csvs),
+            "raw_rows": rows,
+        }
+    )
+
+
+def _reference(landing: Path, data: Path):
+    """What reference_units / reference_standards put in the lake (the ingest needs units)."""
+    import polars as pl
+
+    from bangfu import readers
+    from bangfu.lake import Lake
+
+    lake = Lake(data / "lake")
+    ref = landing / "reference"
+    units = readers.read_units(ref / "units.csv", landing=landing)
+    lake.write_single("ref_units", units)
+    lake.write_single("ref_standards", readers.read_standards(ref / "standards.csv")[0])
+    rosters = [
+        readers.read_civil_roster(p, int(p.stem))[0].with_columns(pl.lit(int(p.stem)).alias("year"))
+        for p in sorted((ref / "civil_roster").glob("*.csv"))
+    ]
+    if rosters:
+        lake.write_single("ref_civil_roster", pl.concat(rosters, how="diagonal_relaxed"))
+    return lake, units
+
+
+def child_pure(landing: Path, data: Path, workers: int | None) -> None:
+    import logging
+
+    from bangfu.ingest import LandingScan, ingest_partitions
+    from warehouse.store import Warehouse, default_url
+
+    logging.disable(logging.WARNING)
+    shutil.rmtree(data, ignore_errors=True)
+    data.mkdir(parents=True)
+    os.environ.pop("BANGFU_WAREHOUSE_URL", None)
+    t0 = time.perf_counter()
+    lake, units = _reference(landing, data)
+    t_ref = time.perf_counter() - t0
+    wh = Warehouse(default_url(data))
+    wh.create_all()
+    t0 = time.perf_counter()
+    scan = LandingScan.scan(landing, set(units["unit_code"].to_list()))
+    keys = [(y, u) for y in scan.years for u in units["unit_code"].to_list()]
+    outcomes = ingest_partitions(
+        landing=landing, lake=lake, warehouse=wh, scan=scan, keys=keys, workers=workers
+    )
+    wall = time.perf_counter() - t0
+    wh.dispose()
+    emit(
+        {
+            "seconds": round(wall, 3),
+            "reference_seconds": round(t_ref, 3),
+            "partitions": len(keys),
+            "ledgers_ok": sum(o.status == "ok" for o in outcomes),
+            "ledgers_rejected": sum(o.status == "rejected" for o in outcomes),
+            "rows": sum(o.rows_read for o in outcomes),
+            "rows_kept": sum(o.rows_kept for o in outcomes),
+            "rows_quarantined": sum(o.rows_quarantined for o in outcomes),
+        }
+    )
+
+
+def child_dagster(landing: Path, data: Path) -> None:
+    # a fresh folder and instance, set up before the Dagster modules are imported
+    shutil.rmtree(data, ignore_errors=True)
+    data.mkdir(parents=True, exist_ok=True)
+    os.environ.pop("DAGSTER_HOME", None)
+    os.environ.pop("BANGFU_WAREHOUSE_URL", None)
+    import dagster as dg
+    from dagster._core.storage.tags import (
+        ASSET_PARTITION_RANGE_END_TAG,
+        ASSET_PARTITION_RANGE_START_TAG,
+    )
+
+    from assets import ingest as ingest_assets
+    from assets.partitions import multi_key, units_partitions, years_partitions
+    from bangfu.ingest import LandingScan
+    from bangfu.lake import Lake
+    from pipelines import definitions
+    from pipelines.runner import contiguous_blocks, dagster_home, register_partitions
+
+    dagster_home(data)
+    instance = dg.DagsterInstance.get()
+    ingest_job = dg.define_asset_job(
+        "bench_ingest_only_job", selection=dg.AssetSelection.assets(ingest_assets.ledgers)
+    )
+    defs = dg.Definitions.merge(
+        definitions.build_defs(landing, data), dg.Definitions(jobs=[ingest_job])
+    )
+    run_config = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+    t0 = time.perf_counter()
+    ref = defs.resolve_job_def("reference_job").execute_in_process(
+        instance=instance, run_config=run_config, raise_on_error=False
+    )
+    t_ref = time.perf_counter() - t0
+    if not ref.success:
+        sys.exit("reference_job failed")
+    all_units = Lake(data / "lake").read_single("ref_units")["unit_code"].to_list()
+    scan = LandingScan.scan(landing, set(all_units))
+    register_partitions(instance, scan.years, all_units)
+    year_blocks = contiguous_blocks(
+        [str(y) for y in scan.years], instance.get_dynamic_partitions(years_partitions.name)
+    )
+    unit_blocks = contiguous_blocks(
+        all_units, instance.get_dynamic_partitions(units_partitions.name)
+    )
+    job = defs.resolve_job_def("bench_ingest_only_job")
+    t0 = time.perf_counter()
+    runs = []
+    for y0, y1 in year_blocks:
+        for u0, u1 in unit_blocks:
+            tags = {
+                ASSET_PARTITION_RANGE_START_TAG: str(multi_key(int(y0), u0)),
+                ASSET_PARTITION_RANGE_END_TAG: str(multi_key(int(y1), u1)),
+            }
+            res = job.execute_in_process(
+                instance=instance, tags=tags, run_config=run_config, raise_on_error=False
+            )
+            if not res.success:
+                sys.exit(f"ingest run {tags} failed")
+            runs.append(res.run_id)
+    wall = time.perf_counter() - t0
+    step_s = sum(
+        st.end_time - st.start_time
+        for run_id in runs
+        for st in instance.get_run_step_stats(run_id)
+        if st.start_time and st.end_time
+    )
+    meta_rows = 0
+    for run_id in runs:
+        for rec in instance.get_records_for_run(
+            run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+        ).records:
+            md = rec.event_log_entry.asset_materialization.metadata
+            if "rows_read" in md and "partitions" in md:
+                meta_rows += md["rows_read"].value
+    emit(
+        {
+            "seconds": round(wall, 3),
+            "asset_step_seconds": round(step_s, 3),
+            "reference_seconds": round(t_ref, 3),
+            "runs": len(runs),
+            "rows": meta_rows,
+        }
+    )
+
+
+# ------------------------------------------------------------------ parent
+def _row(name: str, r: dict, rows: int, floor_s: float) -> str:
+    s = r["result"]["seconds"]
+    return (
+        f"| {name} | {rows:,} | {s:,.2f} | {rows / s:,.0f} | {r['peak_rss_mb']:,.0f} "
+        f"| {s / floor_s:.2f}× |"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.ingest", description=__doc__.split("\n")[0])
+    ap.add_argument("--scale", default="S", choices=["S", "M", "L"])
+    ap.add_argument(
+        "--landing", type=Path, help="landing folder (default bench/out/<scale>/landing)"
+    )
+    ap.add_argument("--workers", type=int, default=None, help="stage-1 reader threads")
+    ap.add_argument("--child", choices=["floor", "pure", "dagster"], help=argparse.SUPPRESS)
+    ap.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+
+    if args.child:
+        landing = args.landing.resolve()
+        if args.child == "floor":
+            child_floor(landing)
+        elif args.child == "pure":
+            child_pure(landing, args.data.resolve(), args.workers)
+        else:
+            child_dagster(landing, args.data.resolve())
+        return 0
+
+    if args.landing is None:
+        ensure_landing(args.scale)
+        landing = landing_dir(args.scale).resolve()
+    else:
+        landing = args.landing.resolve()
+    scratch = _scratch(args.scale)
+    common = ["--landing", str(landing)]
+    log(f"ingest bench over {landing}")
+    log("(a) floor: bare polars.read_excel / read_csv …")
+    floor = run_child(MODULE, ["--child", "floor", *common])
+    log("(b) pure batch ingest …")
+    extra = ["--workers", str(args.workers)] if args.workers else []
+    pure = run_child(MODULE, ["--child", "pure", *common, "--data", str(scratch / "pure"), *extra])
+    log("(c) Dagster: the ledgers asset alone, ranged runs …")
+    dag = run_child(MODULE, ["--child", "dagster", *common, "--data", str(scratch / "dagster")])
+
+    rows = pure["result"]["rows"]
+    if dag["result"]["rows"] != rows:
+        log(f"warning: Dagster run read {dag['result']['rows']:,} rows, pure {rows:,}")
+    fs = floor["result"]["seconds"]
+    pr, dr = pure["result"], dag["result"]
+    lines = [
+        f"## ingest — {landing}",
+        "",
+        f"{pr['partitions']} partitions, {pr['ledgers_ok']} ledgers read, "
+        f"{pr['ledgers_rejected']} rejected; {floor['result']['files_xlsx']} xlsx + "
+        f"{floor['result']['files_csv']} CSV files; {rows:,} ledger data rows "
+        f"({pr['rows_kept']:,} kept, {pr['rows_quarantined']:,} quarantined). "
+        f"Reader threads: {args.workers or 'default'}; cpus: {os.cpu_count()}.",
+        "",
+        "| step | rows | seconds | rows/s | peak RSS MB | × floor |",
+        "|---|---:|---:|---:|---:|---:|",
+        _row("(a) floor: bare read_excel + read_csv", floor, rows, fs),
+        _row("(b) pure batch ingest (no Dagster)", pure, rows, fs),
+        _row("(c) Dagster: `ledgers` asset alone", dag, rows, fs),
+        "",
+        f"(a) read {floor['result']['raw_rows']:,} raw rows (titles, headers, blanks included); "
+        f"xlsx part {floor['result']['xlsx_seconds']:.2f} s. "
+        f"(c) = wall of {dr['runs']} ranged run(s) of an ephemeral job selecting only `ledgers` "
+        f"(no findings, nothing subtracted); its asset step took {dr['asset_step_seconds']:.2f} s, "
+        f"so Dagster's own overhead ≈ {dr['seconds'] - pr['seconds']:.2f} s over the pure "
+        f"ingest. Reference data (not included): pure {pr['reference_seconds']:.2f} s, "
+        f"reference_job {dr['reference_seconds']:.2f} s. Peak RSS is each child process's own.",
+        f"Target: (c) ≤ 2× floor → {'MET' if dr['seconds'] <= 2 * fs else 'NOT met'} "
+        f"({dr['seconds'] / fs:.2f}×).",
+    ]
+    print("\n".join(lines))
+    save(
+        {"landing": str(landing), "floor": floor, "pure": pure, "dagster": dag},
+        args.scale if args.landing is None else "custom",
+        "ingest",
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Deployment helpers: Dagster instance config (dagster.yaml), celery worker config and defs."""
