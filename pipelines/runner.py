@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
+from dagster._core.storage.defs_state.base import set_defs_state_storage
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
@@ -145,6 +146,13 @@ def _run_pipeline(
     if instance is None:
         dagster_home(data)
         instance = dg.DagsterInstance.get()
+    # Dagster keeps the "current" definitions-state storage in a context variable holding a
+    # weak reference to whichever instance set it last; point it at ours for this run.
+    with set_defs_state_storage(instance.defs_state_storage):
+        return _run_stages(landing, data, instance, years, units, settings_overrides, echo)
+
+
+def _run_stages(landing, data, instance, years, units, settings_overrides, echo) -> RunSummary:
     defs = definitions.build_defs(landing, data)
     # INFO on the console: progress and errors, not Dagster's step-by-step DEBUG chatter.
     run_config: dict = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}

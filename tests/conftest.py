@@ -83,3 +83,13 @@ def s_run(s_landing, tmp_path_factory):
         else:
             os.environ["DAGSTER_HOME"] = old
     return {"landing": s_landing, "data": data, "summary": summary, "log": lines, "home": home}
+
+
+@pytest.fixture(autouse=True)
+def _no_stale_defs_state_storage():
+    """Dagster keeps a context variable pointing (weakly) at the last instance entered; a test
+    whose instance is gone must not leave it dangling for the next test."""
+    from dagster._core.storage.defs_state.base import _current_storage
+
+    _current_storage.set(None)
+    yield
