@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import re
+from copy import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -288,28 +289,44 @@ def _row_cells(ws, row: _Planned, ncols: int) -> list:
 
 def _make(ws, value, kind: str, bordered: bool) -> WriteOnlyCell:
     cell = WriteOnlyCell(ws)
+    number_format, quote = None, False
     if isinstance(value, str):
         value = _text(value)
         cell.value = value
-        if value.startswith(FORMULA_START):
-            cell.data_type = "s"
-            cell.quotePrefix = True
+        quote = value.startswith(FORMULA_START)
     elif isinstance(value, Pct):
         cell.value = float(value)
-        cell.number_format = "0.00%"
+        number_format = "0.00%"
     elif isinstance(value, bool):
         cell.value = "是" if value else "否"
     elif isinstance(value, int):
         cell.value = value
-        cell.number_format = "#,##0"
+        number_format = "#,##0"
     elif isinstance(value, float):
         cell.value = value
-        cell.number_format = "#,##0.00"
+        number_format = "#,##0.00"
     elif value is not None:
         cell.value = _text(str(value))
-        if cell.value.startswith(FORMULA_START):
-            cell.data_type = "s"
-            cell.quotePrefix = True
+        quote = cell.value.startswith(FORMULA_START)
+    if quote:  # input text that looks like a formula stays text
+        cell.data_type = "s"
+    _style(cell, ws, (kind, bordered, number_format, quote))
+    return cell
+
+
+def _style(cell: WriteOnlyCell, ws, key: tuple) -> None:
+    """Give the cell the style of `key`. Setting font, alignment … one by one hashes each
+    style object per cell (the largest cost of writing a workbook); a key's resulting style
+    array is computed once per workbook and copied."""
+    cache = ws.parent.__dict__.setdefault("_bangfu_styles", {})
+    if key in cache:
+        cell._style = copy(cache[key])
+        return
+    kind, bordered, number_format, quote = key
+    if number_format:
+        cell.number_format = number_format
+    if quote:
+        cell.quotePrefix = True
     font_kind = "value" if kind == "number" else kind.replace("meta_right", "meta")
     cell.font = _FONTS.get(font_kind, _FONTS["value"])
     cell.alignment = _ALIGN.get(kind, _ALIGN["value"])
@@ -317,4 +334,4 @@ def _make(ws, value, kind: str, bordered: bool) -> WriteOnlyCell:
         cell.border = _BORDER
     if kind == "head":
         cell.fill = _HEAD_FILL
-    return cell
+    cache[key] = copy(cell._style)
