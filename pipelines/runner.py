@@ -7,10 +7,12 @@ whole range with polars. Runs go to the instance in $DAGSTER_HOME and show in th
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import time
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -146,6 +148,27 @@ def _run_pipeline(
     if instance is None:
         dagster_home(data)
         instance = dg.DagsterInstance.get()
+    with data_lock(data, echo):
+        return _locked(landing, data, instance, years, units, settings_overrides, echo)
+
+
+@contextmanager
+def data_lock(data: Path, echo: Echo):
+    """One `bangfu run` at a time per data folder: two runs over the same county would
+    interleave their lake and warehouse writes, so the second waits for the first."""
+    with open(data / ".run.lock", "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            echo("另一个运行正在使用此数据目录，等待其结束 / waiting for the running pipeline …")
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _locked(landing, data, instance, years, units, settings_overrides, echo) -> RunSummary:
     # Dagster keeps the "current" definitions-state storage in a context variable holding a
     # weak reference to whichever instance set it last; point it at ours for this run.
     with set_defs_state_storage(instance.defs_state_storage):

@@ -36,3 +36,26 @@ def test_remove_partition(tmp_path):
     lake.remove("archive", 2019, "330102")
     assert not lake.has("archive", 2019, "330102")
     assert lake.read("archive").is_empty()
+
+
+def test_second_run_on_the_same_data_folder_waits(tmp_path):
+    import threading
+    import time
+
+    from pipelines.runner import data_lock
+
+    order: list[str] = []
+    said: list[str] = []
+
+    def second():
+        with data_lock(tmp_path, said.append):
+            order.append("second")
+
+    with data_lock(tmp_path, said.append):
+        t = threading.Thread(target=second)
+        t.start()
+        time.sleep(0.3)
+        order.append("first done")
+    t.join(5)
+    assert order == ["first done", "second"]
+    assert len(said) == 1 and "等待" in said[0]
