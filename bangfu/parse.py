@@ -177,15 +177,17 @@ def gb11643_check_char(first17: str) -> str:
     return GB11643_CHECK_CHARS[total % 11]
 
 
-def gb11643_valid(id_number: pl.Expr | str, ledger_year: int | pl.Expr) -> pl.Expr:
+def gb11643_valid(
+    id_number: pl.Expr | str, ledger_year: int | pl.Expr, *, min_year: int = 1900
+) -> pl.Expr:
     """True where the ID is a valid GB 11643 number: 18 chars, 17 digits + digit/X, a real
-    birth date from 1900-01-01 to 31 December of ``ledger_year``, correct check character.
-    Null IDs give False."""
+    birth date from ``min_year``-01-01 to 31 December of ``ledger_year``, correct check
+    character. Null IDs give False."""
     s = _col(id_number)
     shape = s.str.contains(r"^[0-9]{17}[0-9X]$").fill_null(False)
     birth = s.str.slice(6, 8).str.to_date("%Y%m%d", strict=False)
     ly = pl.lit(ledger_year) if isinstance(ledger_year, int) else ledger_year
-    birth_ok = (birth.dt.year() >= 1900) & (birth.dt.year() <= ly)
+    birth_ok = (birth.dt.year() >= min_year) & (birth.dt.year() <= ly)
     total = pl.sum_horizontal(
         [s.str.slice(i, 1).cast(pl.Int64, strict=False) * w for i, w in enumerate(GB11643_WEIGHTS)]
     )

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bangfu.sheets import ARCHIVE_STEPS
+
 
 @dataclass(frozen=True)
 class F:
@@ -272,16 +274,6 @@ _ARCHIVE_STEP_LABELS = (
     "(七) 审批",
     "(八) 建档",
 )
-_ARCHIVE_STEPS = (
-    "本人申请",
-    "入户调查",
-    "基层工会审批",
-    "上级工会审核",
-    "数据比对",
-    "公示",
-    "审批",
-    "建档",
-)
 
 ARCHIVING = Layout(
     no="十一",
@@ -296,7 +288,7 @@ ARCHIVING = Layout(
     rows=(r("一", "下列程序是否履行, 证明材料是否齐全、有效:", ""),)
     + tuple(
         r("", label, f("step", "建档", step))
-        for label, step in zip(_ARCHIVE_STEP_LABELS, _ARCHIVE_STEPS, strict=True)
+        for label, step in zip(_ARCHIVE_STEP_LABELS, ARCHIVE_STEPS, strict=True)
     )
     + (r("二", "审计结论:", CONCLUSION),),
     rules=(

@@ -8,12 +8,11 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from bangfu.frames import META_SCHEMA, sheet_schema
+from bangfu.parse import gb11643_valid, normalise_id
 from bangfu.settings import AuditSettings
 from bangfu.sheets import LEDGER_SHEETS, SHEETS_BY_KEY
 
 U, ID = "unit_code", "id_number"
-GB11643_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-GB11643_CHECK = "10X98765432"
 _SPACES = r"[\s\u200b\u200c\u200d\u2060\ufeff]"
 _APOSTROPHES = r"['\u2018\u2019\u201b`\u00b4]"
 
@@ -57,14 +56,6 @@ def who(name: str = "name", id_col: str = ID) -> pl.Expr:
     return pl.concat_str([txt(name, "（无姓名）"), pl.lit("（"), masked_id(id_col), pl.lit("）")])
 
 
-def normalise_id(e: pl.Expr | str) -> pl.Expr:
-    """NFKC, spaces and apostrophes stripped, upper-case; empty → null (idempotent)."""
-    e = pl.col(e) if isinstance(e, str) else e
-    e = e.str.normalize("NFKC").str.replace_all(_SPACES, "").str.replace_all(_APOSTROPHES, "")
-    e = e.str.to_uppercase()
-    return pl.when(e.str.len_chars() == 0).then(None).otherwise(e)
-
-
 def no_spaces(e: pl.Expr | str) -> pl.Expr:
     e = pl.col(e) if isinstance(e, str) else e
     e = e.str.replace_all(_SPACES, "")
@@ -83,21 +74,8 @@ def normalise_phone(e: pl.Expr | str) -> pl.Expr:
 
 
 def id_valid(year: int, e: pl.Expr | str = ID, min_year: int = 1900) -> pl.Expr:
-    """GB 11643: 18 chars, 17 digits + digit/X, a real birth date in [min_year-01-01, 31 Dec of
-    ``year``], and the ISO 7064 MOD 11-2 check character. Null IDs are not valid."""
-    e = pl.col(e) if isinstance(e, str) else e
-    shape = e.str.contains(r"^[0-9]{17}[0-9X]$")
-    digits17 = e.str.slice(0, 17)
-    weighted = pl.sum_horizontal(
-        [
-            digits17.str.slice(i, 1).cast(pl.Int64, strict=False) * w
-            for i, w in enumerate(GB11643_WEIGHTS)
-        ]
-    )
-    check = pl.lit(GB11643_CHECK).str.slice(weighted % 11, 1)
-    born = e.str.slice(6, 8).str.to_date("%Y%m%d", strict=False)
-    date_ok = born.is_between(pl.date(min_year, 1, 1), pl.date(year, 12, 31))
-    return (shape & date_ok & (e.str.slice(17, 1) == check)).fill_null(False)
+    """GB 11643 validity of the IDs (bangfu.parse), birth dates from ``min_year`` to ``year``."""
+    return gb11643_valid(e, year, min_year=min_year)
 
 
 def in_year(e: pl.Expr | str, year: int) -> pl.Expr:
