@@ -108,9 +108,8 @@ class Warehouse:
             cols = list(result.keys())
         if not rows:
             return pl.DataFrame(schema={c: pl.String for c in cols}).clear()
-        return pl.DataFrame(
-            [dict(zip(cols, r, strict=True)) for r in rows], infer_schema_length=None
-        )
+        # Row-oriented construction straight from the tuples: no dict per row.
+        return pl.DataFrame(rows, schema=cols, orient="row", infer_schema_length=None)
 
     def count(self, table: Table, **equals) -> int:
         return self.read(table, **equals).height
