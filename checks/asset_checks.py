@@ -95,10 +95,47 @@ METRICS_CHECKS = [
     spec("unit_year_metrics", "row_per_unit", "机构名录中每个单位每个年度恰有一行指标。"),
     spec("unit_year_metrics", "rollup_adds_up", "省级汇总的已付金额等于各单位本级金额之和。"),
 ]
+QUALITY_CHECKS = [
+    spec(
+        "data_quality",
+        "warehouse_conserves_rows",
+        "仓库中每个单位每张表：读入行 = 保留行 + 隔离行，且隔离表恰有同样多的行（不丢行）。",
+    ),
+    spec(
+        "data_quality",
+        "every_unit_accounted",
+        "机构名录中每个单位要么读入了台账，要么列为拒收或未报送（警告：未报送单位见报告）。",
+    ),
+]
 WORKBOOK_CHECKS = [
     spec("audit_workbooks", "workbooks_written", "每个已读入台账的单位年度都写出了工作簿和报告。"),
     spec("audit_workbooks", "no_formula_cells", "工作簿中没有公式单元格：输入文本一律按文本写入。"),
 ]
+
+
+def quality_check_results(totals: dict, problems: list) -> list[dg.AssetCheckResult]:
+    """`problems`: per year, the (unit, sheet) rows of bangfu.quality.conservation_problems."""
+    lost = [
+        f"{r['unit_code']} {r['sheet']}" for frame in problems for r in frame.iter_rows(named=True)
+    ]
+    missing = sum(t["units_missing"] for t in totals.values())
+    return [
+        result(
+            "warehouse_conserves_rows",
+            not lost,
+            asset="data_quality",
+            years=len(totals),
+            unbalanced="\n".join(lost[:50]) or "无",
+        ),
+        result(
+            "every_unit_accounted",
+            missing == 0,
+            severity=WARN,
+            asset="data_quality",
+            units_missing=missing,
+            files_rejected=sum(t["files_rejected"] for t in totals.values()),
+        ),
+    ]
 
 
 def findings_written_result(asset, frame, wh, *, stage, years, units=None) -> dg.AssetCheckResult:

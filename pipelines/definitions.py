@@ -12,12 +12,12 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets import findings, ingest, metrics, reference, workbooks
+from assets import findings, ingest, metrics, reference, validation, workbooks
 from pipelines.automation import landing_sensor, nightly_schedule
 from pipelines.jobs import JOBS, STAGE_JOBS, YEAR_JOBS
 from resources import AuditSettingsResource, DataResource, LandingResource, WarehouseResource
 
-ASSET_MODULES = [reference, ingest, findings, metrics, workbooks]
+ASSET_MODULES = [reference, ingest, validation, findings, metrics, workbooks]
 
 __all__ = ["STAGE_JOBS", "build_defs", "defs", "is_year_job"]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets import findings, ingest, metrics, reference, workbooks
+from assets import findings, ingest, metrics, reference, validation, workbooks
 
 reference_job = dg.define_asset_job(
     "reference_job",
@@ -24,8 +24,13 @@ unit_stage_job = dg.define_asset_job(
 )
 year_stage_job = dg.define_asset_job(
     "year_stage_job",
-    selection=dg.AssetSelection.assets(findings.cross_unit_findings, metrics.unit_year_metrics),
-    description="年度：跨单位发现与逐级汇总指标。Per year: cross-unit findings, roll-ups.",
+    selection=dg.AssetSelection.assets(
+        validation.data_quality, findings.cross_unit_findings, metrics.unit_year_metrics
+    ),
+    description=(
+        "年度：数据质量报告、跨单位发现与逐级汇总指标。"
+        "Per year: data-quality report, cross-unit findings, roll-ups."
+    ),
 )
 output_stage_job = dg.define_asset_job(
     "output_stage_job",

@@ -41,6 +41,9 @@ class DataResource(dg.ConfigurableResource):
     def report_path(self, year: int, unit_code: str) -> Path:
         return self.root / "reports" / str(year) / f"{unit_code}.docx"
 
+    def quality_path(self, year: int) -> Path:
+        return self.root / "quality" / f"{year}.xlsx"
+
 
 class WarehouseResource(dg.ConfigurableResource):
     """数据仓库 — SQLite by default, BANGFU_WAREHOUSE_URL (from the environment) for PostgreSQL."""

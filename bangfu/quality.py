@@ -1,0 +1,226 @@
+"""The year's data-quality report: what went in, what was set aside and why (no Dagster here).
+
+Built from the warehouse's own record of the ingest (`ingest_log`, `quarantine`,
+`rejected_files`) and the unit list, so it shows the auditor exactly what the findings rest on:
+per unit and sheet the rows read, kept and quarantined; every quarantined row with its reason;
+every rejected file; every unit that sent no ledger. `conservation_problems` is the cross-table
+check that no row was lost between the ingest log and the quarantine table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Alignment, Font, PatternFill
+
+from bangfu.forms.workbook import atomic_save
+from bangfu.forms.writer import _ILLEGAL, FORMULA_START, MAX_CELL
+
+SUMMARY_COLUMNS = {
+    "unit_code": "单位代码",
+    "unit_name": "单位名称",
+    "level": "层级",
+    "sheet": "表名",
+    "source_file": "来源文件",
+    "rows_read": "读入行数",
+    "rows_kept": "保留行数",
+    "rows_quarantined": "隔离行数",
+    "rows_skipped": "跳过行数（标题、空行、合计）",
+}
+QUARANTINE_COLUMNS = {
+    "unit_code": "单位代码",
+    "unit_name": "单位名称",
+    "source_file": "来源文件",
+    "sheet": "表名",
+    "row_number": "行号（同 Excel）",
+    "column": "列",
+    "value": "原值",
+    "reason": "隔离原因",
+}
+REJECTED_COLUMNS = {
+    "unit_code": "单位代码",
+    "unit_name": "单位名称",
+    "source_file": "来源文件",
+    "reason": "拒收原因",
+}
+MISSING_COLUMNS = {"unit_code": "单位代码", "unit_name": "单位名称", "level": "层级"}
+
+
+@dataclass(frozen=True)
+class QualityReport:
+    year: int
+    summary: pl.DataFrame  # one row per (unit, sheet) ingested
+    quarantined: pl.DataFrame  # one row per quarantine record
+    rejected: pl.DataFrame  # one row per rejected file
+    missing: pl.DataFrame  # units in units.csv with neither a ledger nor a rejected file
+
+    @property
+    def totals(self) -> dict[str, int]:
+        s = self.summary
+        return {
+            "units_ingested": s["unit_code"].n_unique() if s.height else 0,
+            "rows_read": int(s["rows_read"].sum() or 0) if s.height else 0,
+            "rows_kept": int(s["rows_kept"].sum() or 0) if s.height else 0,
+            "rows_quarantined": int(s["rows_quarantined"].sum() or 0) if s.height else 0,
+            "files_rejected": self.rejected.height,
+            "units_missing": self.missing.height,
+        }
+
+
+def _with_names(frame: pl.DataFrame, units: pl.DataFrame) -> pl.DataFrame:
+    names = units.select("unit_code", "unit_name", "level")
+    if frame.is_empty():
+        return frame.with_columns(
+            pl.lit(None, pl.String).alias("unit_name"), pl.lit(None, pl.String).alias("level")
+        )
+    return frame.with_columns(pl.col("unit_code").cast(pl.String)).join(
+        names, on="unit_code", how="left"
+    )
+
+
+def _typed(frame: pl.DataFrame, columns: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Warehouse reads of an empty table come back untyped; give them the report's columns."""
+    if frame.is_empty():
+        return pl.DataFrame(schema=columns)
+    return frame.with_columns([pl.col(c).cast(t) for c, t in columns.items() if c in frame.columns])
+
+
+def build_quality_report(
+    year: int,
+    units: pl.DataFrame,
+    ingest_log: pl.DataFrame,
+    quarantine: pl.DataFrame,
+    rejected: pl.DataFrame,
+) -> QualityReport:
+    ints = {c: pl.Int64 for c in ("rows_read", "rows_kept", "rows_quarantined", "rows_skipped")}
+    log = _typed(
+        ingest_log,
+        {"unit_code": pl.String, "sheet": pl.String, "source_file": pl.String, **ints},
+    )
+    summary = (
+        _with_names(log, units)
+        .select(list(SUMMARY_COLUMNS))
+        .sort("unit_code", "sheet", nulls_last=True)
+    )
+    q = _typed(
+        quarantine,
+        {
+            "unit_code": pl.String,
+            "source_file": pl.String,
+            "sheet": pl.String,
+            "row_number": pl.Int64,
+            "column": pl.String,
+            "value": pl.String,
+            "reason": pl.String,
+        },
+    )
+    quarantined = (
+        _with_names(q, units)
+        .select(list(QUARANTINE_COLUMNS))
+        .sort("unit_code", "sheet", "row_number", nulls_last=True)
+    )
+    r = _typed(rejected, {"unit_code": pl.String, "source_file": pl.String, "reason": pl.String})
+    rejected_rows = (
+        _with_names(r, units).select(list(REJECTED_COLUMNS)).sort("unit_code", nulls_last=True)
+    )
+    seen = pl.concat([summary["unit_code"], rejected_rows["unit_code"]]).drop_nulls().unique()
+    missing = (
+        units.filter(~pl.col("unit_code").is_in(seen.implode()))
+        .select("unit_code", "unit_name", "level")
+        .sort("unit_code")
+    )
+    return QualityReport(year, summary, quarantined, rejected_rows, missing)
+
+
+def conservation_problems(report: QualityReport) -> pl.DataFrame:
+    """(unit, sheet) pairs where rows were lost: read ≠ kept + quarantined, or the quarantine
+    table does not hold exactly `rows_quarantined` distinct rows for that sheet."""
+    per_sheet = (
+        report.summary.group_by("unit_code", "sheet")
+        .agg(pl.col("rows_read", "rows_kept", "rows_quarantined").sum())
+        .join(
+            report.quarantined.group_by("unit_code", "sheet").agg(
+                pl.col("row_number").n_unique().alias("quarantine_rows")
+            ),
+            on=["unit_code", "sheet"],
+            how="full",
+            coalesce=True,
+        )
+        .with_columns(pl.col("rows_quarantined", "quarantine_rows").fill_null(0))
+    )
+    return per_sheet.filter(
+        (pl.col("rows_read").fill_null(-1) != pl.col("rows_kept") + pl.col("rows_quarantined"))
+        | (pl.col("quarantine_rows") != pl.col("rows_quarantined"))
+    ).sort("unit_code", "sheet")
+
+
+_HEADER_FONT = Font(bold=True)
+_HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+_WRAP = Alignment(wrap_text=True, vertical="top")
+
+
+def _cell(ws, value) -> WriteOnlyCell | object:
+    """Quarantined values are raw input: control characters dropped, cut to Excel's cell limit,
+    and text that looks like a formula kept as text (quote prefix), as in the audit workbooks."""
+    if not isinstance(value, str):
+        return value
+    value = _ILLEGAL.sub("", value)[:MAX_CELL]
+    cell = WriteOnlyCell(ws, value=value)
+    if value.startswith(FORMULA_START):
+        cell.data_type, cell.quotePrefix = "s", True
+    return cell
+
+
+def _table_sheet(wb: Workbook, title: str, frame: pl.DataFrame, headers: dict[str, str]) -> None:
+    ws = wb.create_sheet(title)
+    ws.freeze_panes = "A2"
+    widths = [max(8, min(60, len(h) * 2 + 2)) for h in headers.values()]
+    for i, w in enumerate(widths):
+        ws.column_dimensions[chr(ord("A") + i)].width = w
+    row = []
+    for h in headers.values():
+        c = WriteOnlyCell(ws, value=h)
+        c.font, c.fill = _HEADER_FONT, _HEADER_FILL
+        row.append(c)
+    ws.append(row)
+    if frame.is_empty():
+        ws.append(["（无）"])
+        return
+    for values in frame.select(list(headers)).iter_rows():
+        ws.append([_cell(ws, v) for v in values])
+
+
+def write_quality_workbook(path: Path, report: QualityReport) -> Path:
+    """`<data>/quality/<year>.xlsx`: 概况, 读入明细, 隔离明细, 拒收文件, 未报送单位."""
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("概况")
+    ws.column_dimensions["A"].width = 28
+    ws.column_dimensions["B"].width = 16
+    t = report.totals
+    lines = [
+        (f"{report.year} 年度台账数据质量报告", None),
+        ("读入台账的单位数", t["units_ingested"]),
+        ("读入数据行", t["rows_read"]),
+        ("保留数据行", t["rows_kept"]),
+        ("隔离数据行（见“隔离明细”）", t["rows_quarantined"]),
+        ("拒收文件（见“拒收文件”）", t["files_rejected"]),
+        ("未报送台账的单位（见“未报送单位”）", t["units_missing"]),
+        (
+            "说明：读入行 = 保留行 + 隔离行；隔离行未参与审计计算，请审计人员向被审计单位核实。",
+            None,
+        ),
+    ]
+    for label, value in lines:
+        c = WriteOnlyCell(ws, value=label)
+        c.alignment = _WRAP
+        ws.append([c, value])
+    _table_sheet(wb, "读入明细", report.summary, SUMMARY_COLUMNS)
+    _table_sheet(wb, "隔离明细", report.quarantined, QUARANTINE_COLUMNS)
+    _table_sheet(wb, "拒收文件", report.rejected, REJECTED_COLUMNS)
+    _table_sheet(wb, "未报送单位", report.missing, MISSING_COLUMNS)
+    atomic_save(path, wb.save)
+    return path
