@@ -13,6 +13,7 @@ from pathlib import Path
 import dagster as dg
 
 from assets import findings, ingest, metrics, reference, validation, workbooks
+from assets.catalog import with_column_schemas
 from pipelines.automation import landing_sensor, nightly_schedule
 from pipelines.jobs import JOBS, STAGE_JOBS, YEAR_JOBS
 from resources import AuditSettingsResource, DataResource, LandingResource, WarehouseResource
@@ -29,7 +30,7 @@ def is_year_job(name: str) -> bool:
 def build_defs(landing: str | Path, data: str | Path) -> dg.Definitions:
     data = str(Path(data).resolve())
     return dg.Definitions(
-        assets=dg.load_assets_from_modules(ASSET_MODULES),
+        assets=with_column_schemas(dg.load_assets_from_modules(ASSET_MODULES)),
         asset_checks=dg.load_asset_checks_from_modules(ASSET_MODULES),
         jobs=JOBS,
         schedules=[nightly_schedule],

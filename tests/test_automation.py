@@ -301,6 +301,17 @@ def test_definitions_load(tmp_path):
     assert all(n.description and n.description.strip() for n in nodes), [
         n.key for n in nodes if not n.description
     ]
+    # column schemas in the catalogue are the frames' own columns
+    from bangfu import frames
+
+    schemas = {
+        n.key.to_user_string(): [c.name for c in n.metadata["dagster/column_schema"].columns]
+        for n in nodes
+        if "dagster/column_schema" in n.metadata
+    }
+    assert schemas["unit_findings"] == list(frames.FINDINGS_SCHEMA)
+    assert schemas["unit_year_metrics"] == list(frames.METRICS_SCHEMA)
+    assert {"ledgers", "reference_units", "data_quality", "cross_unit_findings"} <= set(schemas)
     checks = graph.asset_check_keys
     print(f"\n{len(nodes)} assets in {len(groups)} groups, {len(checks)} asset checks")
     assert len(checks) >= 11, sorted(str(c) for c in checks)
