@@ -269,3 +269,47 @@ def test_scale_m_builds():
     assert 80 <= sc.units.height <= 120
     n = sum(sh["payments"].height for (y, _), sh in sc.ledgers.items() if y == 2018)
     assert n > 150_000
+
+
+def _landing_files(root) -> dict[str, object]:
+    """Every file of a landing folder by relative path: bytes, an xlsx as its zip members
+    (without docProps/core.xml, which carries the time of writing), the manifest as JSON."""
+    import json
+    import zipfile
+
+    out: dict[str, object] = {}
+    for p in sorted(root.rglob("*")):
+        if not p.is_file():
+            continue
+        rel = p.relative_to(root).as_posix()
+        if p.suffix == ".xlsx":
+            with zipfile.ZipFile(p) as zf:
+                out[rel] = {n: zf.read(n) for n in zf.namelist() if n != "docProps/core.xml"}
+        elif p.name == "manifest.json":
+            m = json.loads(p.read_text(encoding="utf-8"))
+            m["dropped_optional_sheets"] = sorted(m["dropped_optional_sheets"] or [])
+            out[rel] = m
+        else:
+            out[rel] = p.read_bytes()
+    return out
+
+
+def test_generate_streams_years_with_the_same_files(tmp_path):
+    """generate() writes one year at a time (scale L must not hold the country's three years);
+    the folder is the one the whole scenario gives, file for file."""
+    from bangfu.generate.landing import generate
+    from bangfu.generate.writer import write_landing
+
+    years = (2018, 2019)
+    streamed, whole = tmp_path / "streamed", tmp_path / "whole"
+    info = generate(streamed, scale="S", seed=2, years=years, csv_share=0.5)
+    scen = build_scenario("S", seed=2, years=years)
+    write_landing(scen, whole, 2, csv_share=0.5)
+    a, b = _landing_files(streamed), _landing_files(whole)
+    assert info["ledgers"] == len(scen.ledgers) == 22
+    assert info["planted_findings"] == scen.planted.height
+    assert sorted(a) == sorted(b)
+    assert any(k.startswith("reference/civil_roster/") for k in a)
+    assert any(k.endswith(".xlsx") for k in a) and any(k.startswith("ledgers/2019/") for k in a)
+    differ = [k for k in a if a[k] != b[k]]
+    assert differ == []

@@ -1593,16 +1593,28 @@ def plant_year(w: World, year: int) -> tuple[dict, pl.DataFrame, list[dict], set
     return frames, c.roster.sort("region_code", "id_number"), c.truth, dropped
 
 
+def plant_years(w: World):
+    """Each year in turn, planted: (year, unit → sheet → canonical frame, civil roster, truth
+    rows, dropped optional sheets). Years are independent (every draw is seeded per year), so
+    a caller may write a year and let it go before the next is built (scale L)."""
+    for y in w.years:
+        frames, roster, t, d = plant_year(w, y)
+        for sh in frames.values():
+            for k in list(sh):
+                sh[k] = conform(sh[k], k)
+        yield y, frames, roster, t, d
+        del frames
+
+
 def plant_scenario(w: World) -> gm.Scenario:
     ledgers: dict[tuple[int, str], dict[str, pl.DataFrame]] = {}
     rosters, truth, dropped = {}, [], set()
-    for y in w.years:
-        frames, roster, t, d = plant_year(w, y)
+    for y, frames, roster, t, d in plant_years(w):
         rosters[y] = roster
         truth += t
         dropped |= d
         for u, sh in frames.items():
-            ledgers[(y, u)] = {k: conform(v, k) for k, v in sh.items()}
+            ledgers[(y, u)] = sh
     planted = pl.DataFrame(truth, schema=gm.PLANTED_SCHEMA, orient="row")
     return gm.Scenario(
         units=w.units,

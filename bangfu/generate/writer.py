@@ -173,73 +173,145 @@ def write_landing(
     ~10x faster to write). ``junk_share``: share of unit-years that get unreadable extra rows.
     ``bad_files``: also plant whole-file rejections (corrupt xlsx, a unit-year in both forms,
     an unknown unit code, a non-year folder).
-    """
-    out = Path(out)
-    (out / "reference" / "civil_roster").mkdir(parents=True, exist_ok=True)
-    (out / "ledgers").mkdir(parents=True, exist_ok=True)
-    truth = out / "truth"
-    truth.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(stable_seed(seed, "landing"))
 
+    The whole scenario is in memory here; :class:`LandingWriter` writes the same folder one
+    year at a time (``bangfu.generate.landing.generate`` streams that way when ``bad_files`` is
+    off: the rejection victims are chosen from every year's ledgers and findings).
+    """
     units: pl.DataFrame = _get(scenario, "units")
-    standards: pl.DataFrame = _get(scenario, "standards")
     roster: dict[int, pl.DataFrame] = _get(scenario, "civil_roster") or {}
     ledgers: dict[tuple[int, str], dict[str, pl.DataFrame]] = _get(scenario, "ledgers") or {}
     planted: pl.DataFrame | None = _get(scenario, "planted")
-    names = dict(zip(units["unit_code"].to_list(), units["unit_name"].to_list(), strict=True))
-    levels = dict(zip(units["unit_code"].to_list(), units["level"].to_list(), strict=True))
-    years = sorted({y for y, _ in ledgers} | set(roster))
-
     keys = sorted(ledgers)
-    total = 2 + len(roster) + len(keys) + (4 if bad_files else 0)
-    done = 0
-
-    def tick() -> None:
-        nonlocal done
-        done += 1
-        if progress is not None:
-            progress(done, total)
-
-    forms: dict[str, dict[str, str]] = {}
-    ref_enc = {}
-    # ---- reference files (UTF-8, with or without BOM)
-    for name, df, spec in (("units.csv", units, UNITS), ("standards.csv", standards, STANDARDS)):
-        enc = ENCODINGS[int(rng.integers(2))]
-        (out / "reference" / name).write_bytes(_encode(_reference_text(df, spec), enc))
-        ref_enc[f"reference/{name}"] = enc
-        tick()
+    w = LandingWriter(
+        out,
+        seed,
+        units=units,
+        standards=_get(scenario, "standards"),
+        years=sorted({y for y, _ in ledgers} | set(roster)),
+        roster_years=sorted(roster),
+        n_unit_years=len(keys),
+        scale=_get(scenario, "scale"),
+        csv_share=csv_share,
+        junk_share=junk_share,
+        bad_files=bad_files,
+        progress=progress,
+    )
     for y, df in sorted(roster.items()):
-        enc = ENCODINGS[int(rng.integers(2))]
-        path = out / "reference" / "civil_roster" / f"{y}.csv"
-        path.write_bytes(_encode(_reference_text(df, CIVIL_ROSTER), enc))
-        ref_enc[f"reference/civil_roster/{y}.csv"] = enc
-        tick()
-
-    # ---- victims of whole-file rejections (bad_files): county unit-years with few findings
-    victims: dict[tuple[int, str], str] = {}
+        w.roster(y, df)
     if bad_files and len(keys) >= 4:
+        w.choose_victims(ledgers, planted)
+    for year, unit in keys:
+        w.unit_year(year, unit, ledgers[(year, unit)])
+    return w.finish(planted, _get(scenario, "dropped_optional_sheets"))
+
+
+class LandingWriter:
+    """A landing folder written piece by piece: the reference files, then each year's civil
+    roster and unit-years in (year, unit) order, then the truth (:meth:`finish`).
+
+    Memory is one unit-year's rendered sheets plus the small truth lists; the locations truth
+    (one row per key of every data row) goes to ``truth/locations.csv`` as it is made. Calls in
+    the order of :func:`write_landing` give the same bytes as it does."""
+
+    def __init__(
+        self,
+        out: Path,
+        seed: int,
+        *,
+        units: pl.DataFrame,
+        standards: pl.DataFrame,
+        years: list[int],
+        roster_years: list[int],
+        n_unit_years: int,
+        scale: str | None,
+        csv_share: float = 0.25,
+        junk_share: float = 0.3,
+        bad_files: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
+        out = Path(out)
+        self.out = out
+        (out / "reference" / "civil_roster").mkdir(parents=True, exist_ok=True)
+        (out / "ledgers").mkdir(parents=True, exist_ok=True)
+        self.truth = out / "truth"
+        self.truth.mkdir(parents=True, exist_ok=True)
+        self.seed, self.scale, self.years = seed, scale, list(years)
+        self.csv_share, self.junk_share, self.bad_files = csv_share, junk_share, bad_files
+        self.rng = np.random.default_rng(stable_seed(seed, "landing"))
+        self.units = units
+        self.names = dict(
+            zip(units["unit_code"].to_list(), units["unit_name"].to_list(), strict=True)
+        )
+        self.levels = dict(zip(units["unit_code"].to_list(), units["level"].to_list(), strict=True))
+        self.total = 2 + len(roster_years) + n_unit_years + (4 if bad_files else 0)
+        self.done = 0
+        self.progress = progress
+        self.forms: dict[str, dict[str, str]] = {}
+        self.ref_enc: dict[str, str] = {}
+        self.victims: dict[tuple[int, str], str] = {}
+        self.keys_seen: list[tuple[int, str]] = []
+        self.ingest: list[tuple] = []
+        self.quarantine: list[tuple] = []
+        self.rejected: list[tuple] = []
+        self.variations: list[tuple] = []
+        self.unused_junk = list(JUNK_KINDS)
+        self.counts = {"ledger_files": 0, "xlsx": 0, "csv": 0, "data_rows": 0, "junk_rows": 0}
+        self.locations_path = self.truth / "locations.csv"
+        self.locations_path.unlink(missing_ok=True)
+        self._locations_started = False
+        # ---- reference files (UTF-8, with or without BOM); the rosters' encodings are drawn
+        # now, in the order the files were always written, so a roster may come later
+        for name, df, spec in (
+            ("units.csv", units, UNITS),
+            ("standards.csv", standards, STANDARDS),
+        ):
+            enc = ENCODINGS[int(self.rng.integers(2))]
+            (out / "reference" / name).write_bytes(_encode(_reference_text(df, spec), enc))
+            self.ref_enc[f"reference/{name}"] = enc
+            self.tick()
+        self.roster_enc = {y: ENCODINGS[int(self.rng.integers(2))] for y in roster_years}
+
+    def tick(self) -> None:
+        self.done += 1
+        if self.progress is not None:
+            self.progress(self.done, self.total)
+
+    def roster(self, year: int, df: pl.DataFrame) -> None:
+        enc = self.roster_enc[year]
+        path = self.out / "reference" / "civil_roster" / f"{year}.csv"
+        path.write_bytes(_encode(_reference_text(df, CIVIL_ROSTER), enc))
+        self.ref_enc[f"reference/civil_roster/{year}.csv"] = enc
+        self.tick()
+
+    def choose_victims(
+        self,
+        ledgers: dict[tuple[int, str], dict[str, pl.DataFrame]],
+        planted: pl.DataFrame | None,
+    ) -> None:
+        """Victims of whole-file rejections (bad_files): county unit-years with few findings."""
+        keys = sorted(ledgers)
         nfind: dict[tuple[int, str], int] = {}
         if planted is not None and planted.height and {"year", "unit_code"} <= set(planted.columns):
             for y, u, cnt in planted.group_by(["year", "unit_code"]).len().iter_rows():
                 nfind[(int(y), u)] = cnt
-        cands = [k for k in keys if levels.get(k[1]) == "县"] or list(keys)
+        cands = [k for k in keys if self.levels.get(k[1]) == "县"] or list(keys)
         cands.sort(
             key=lambda k: (nfind.get(k, 0), ledgers[k].get("archive", pl.DataFrame()).height, k)
         )
-        victims[cands[0]] = "corrupt_xlsx"
-        victims[cands[1]] = "both_forms"
+        self.victims[cands[0]] = "corrupt_xlsx"
+        self.victims[cands[1]] = "both_forms"
 
-    ingest, quarantine, rejected, variations, locations = [], [], [], [], []
-    unused_junk = list(JUNK_KINDS)
-    counts = {"ledger_files": 0, "xlsx": 0, "csv": 0, "data_rows": 0, "junk_rows": 0}
-    for year, unit in keys:
-        sheets_in = ledgers[(year, unit)]
+    def unit_year(self, year: int, unit: str, sheets_in: dict[str, pl.DataFrame]) -> None:
+        """Render and write one unit-year's ledger; keep its truth."""
+        seed, names = self.seed, self.names
+        self.keys_seen.append((year, unit))
         urng = np.random.default_rng(stable_seed(seed, year, unit, "unit"))
-        form = "csv" if urng.random() < csv_share else "xlsx"
+        form = "csv" if urng.random() < self.csv_share else "xlsx"
         enc = ENCODINGS[int(urng.integers(3))]
         crlf = urng.random() < 0.3
-        with_junk = urng.random() < junk_share
-        victim = victims.get((year, unit))
+        with_junk = urng.random() < self.junk_share
+        victim = self.victims.get((year, unit))
         if victim == "corrupt_xlsx":
             form = "xlsx"
         rendered: list[RenderedSheet] = []
@@ -252,13 +324,13 @@ def write_landing(
             if with_junk and srng.random() < 0.6 and victim is None:
                 kinds = applicable_junk(spec, df, form)
                 want = int(srng.integers(1, 4))
-                first = [k for k in unused_junk if k in kinds]
+                first = [k for k in self.unused_junk if k in kinds]
                 rest = [k for k in kinds if k not in first]
                 srng.shuffle(rest)
                 junk = (first + rest)[:want]
                 for k in junk:
-                    if k in unused_junk:
-                        unused_junk.remove(k)
+                    if k in self.unused_junk:
+                        self.unused_junk.remove(k)
             rendered.append(
                 render_sheet(
                     df,
@@ -274,7 +346,7 @@ def write_landing(
             )
         if urng.random() < 0.2:
             urng.shuffle(rendered)
-        ydir = out / "ledgers" / str(year)
+        ydir = self.out / "ledgers" / str(year)
         ydir.mkdir(parents=True, exist_ok=True)
         xlsx_path = ydir / f"{unit}.xlsx"
         csv_dir = ydir / unit
@@ -292,20 +364,21 @@ def write_landing(
             for sh in rendered:
                 (csv_dir / f"{sh.sheet_name}.csv").write_bytes(_csv_bytes(sh, enc, crlf))
                 files.setdefault(sh.spec.title, f"ledgers/{year}/{unit}/{sh.sheet_name}.csv")
-        counts["ledger_files"] += 1
-        counts[form] += 1
-        forms.setdefault(str(year), {})[unit] = "xlsx" if form == "xlsx" else f"csv:{enc}"
-        tick()
+        self.counts["ledger_files"] += 1
+        self.counts[form] += 1
+        self.forms.setdefault(str(year), {})[unit] = "xlsx" if form == "xlsx" else f"csv:{enc}"
+        self.tick()
         if victim:
             if victim == "corrupt_xlsx":
-                rejected.append((year, unit, f"ledgers/{year}/{unit}.xlsx", "corrupt_xlsx"))
+                self.rejected.append((year, unit, f"ledgers/{year}/{unit}.xlsx", "corrupt_xlsx"))
             else:
-                rejected.append((year, unit, f"ledgers/{year}/{unit}.xlsx", "both_forms"))
-                rejected.append((year, unit, f"ledgers/{year}/{unit}", "both_forms"))
-            continue
+                self.rejected.append((year, unit, f"ledgers/{year}/{unit}.xlsx", "both_forms"))
+                self.rejected.append((year, unit, f"ledgers/{year}/{unit}", "both_forms"))
+            return
+        locations = []
         for sh in rendered:
             src = files[sh.spec.title]
-            ingest.append(
+            self.ingest.append(
                 (
                     year,
                     unit,
@@ -317,15 +390,15 @@ def write_landing(
                     src,
                 )
             )
-            quarantine.extend(
+            self.quarantine.extend(
                 (year, unit, sh.spec.title, q["row_number"], q["column"], src, q["kind"])
                 for q in sh.quarantine
             )
-            variations.extend((year, unit, sh.spec.title, v) for v in sorted(sh.variations))
+            self.variations.extend((year, unit, sh.spec.title, v) for v in sorted(sh.variations))
             if form == "csv":
-                variations.append((year, unit, sh.spec.title, f"encoding:{enc}"))
-            counts["data_rows"] += sh.rows_kept
-            counts["junk_rows"] += sh.rows_quarantined
+                self.variations.append((year, unit, sh.spec.title, f"encoding:{enc}"))
+            self.counts["data_rows"] += sh.rows_kept
+            self.counts["junk_rows"] += sh.rows_quarantined
             if sh.data_rows is not None and sh.data_rows.height:
                 key = sh.data_rows.columns[0]
                 first = sh.data_rows.group_by(key, maintain_order=True).agg(
@@ -342,106 +415,122 @@ def write_landing(
                         pl.lit(src).alias("source_file"),
                     )
                 )
+        if locations:
+            with self.locations_path.open("ab") as fh:
+                pl.concat(locations).write_csv(fh, include_header=not self._locations_started)
+            self._locations_started = True
 
-    # ---- misplaced files (harmless extras: never to be read as any unit)
-    if bad_files and keys:
-        y0 = years[-1] if years else 2019
-        unknown = next(f"{c:06d}" for c in range(999999, 0, -1) if f"{c:06d}" not in names)
-        (out / "ledgers" / str(y0)).mkdir(parents=True, exist_ok=True)
-        _tiny_workbook(out / "ledgers" / str(y0) / f"{unknown}.xlsx", "未知单位", y0)
-        rejected.append((y0, unknown, f"ledgers/{y0}/{unknown}.xlsx", "unknown_unit"))
-        tick()
-        some = keys[0][1]
-        bad_dir = out / "ledgers" / f"{y0}备份"
-        bad_dir.mkdir(parents=True, exist_ok=True)
-        _tiny_workbook(bad_dir / f"{some}.xlsx", names.get(some, some), y0)
-        rejected.append((None, some, f"ledgers/{y0}备份/{some}.xlsx", "not_a_year"))
-        tick()
-        while done < total:
-            tick()
+    def finish(
+        self,
+        planted: pl.DataFrame | None,
+        dropped_optional_sheets: Any = None,
+    ) -> dict[str, Path]:
+        """The misplaced files (bad_files) and the truth files; their paths."""
+        out, truth, names = self.out, self.truth, self.names
+        keys, years, rejected = self.keys_seen, self.years, self.rejected
+        # ---- misplaced files (harmless extras: never to be read as any unit)
+        if self.bad_files and keys:
+            y0 = years[-1] if years else 2019
+            unknown = next(f"{c:06d}" for c in range(999999, 0, -1) if f"{c:06d}" not in names)
+            (out / "ledgers" / str(y0)).mkdir(parents=True, exist_ok=True)
+            _tiny_workbook(out / "ledgers" / str(y0) / f"{unknown}.xlsx", "未知单位", y0)
+            rejected.append((y0, unknown, f"ledgers/{y0}/{unknown}.xlsx", "unknown_unit"))
+            self.tick()
+            some = keys[0][1]
+            bad_dir = out / "ledgers" / f"{y0}备份"
+            bad_dir.mkdir(parents=True, exist_ok=True)
+            _tiny_workbook(bad_dir / f"{some}.xlsx", names.get(some, some), y0)
+            rejected.append((None, some, f"ledgers/{y0}备份/{some}.xlsx", "not_a_year"))
+            self.tick()
+            while self.done < self.total:
+                self.tick()
 
-    # ---- truth
-    paths = {
-        "ingest": truth / "ingest.csv",
-        "quarantine": truth / "quarantine.csv",
-        "findings": truth / "findings.csv",
-        "rejected": truth / "rejected.csv",
-        "locations": truth / "locations.csv",
-        "variations": truth / "variations.csv",
-        "manifest": truth / "manifest.json",
-    }
-    pl.DataFrame(ingest, schema=INGEST_COLUMNS, orient="row").with_columns(
-        pl.col("year").cast(pl.Int64)
-    ).write_csv(paths["ingest"])
-    pl.DataFrame(quarantine, schema=QUARANTINE_COLUMNS, orient="row").cast(
-        {"year": pl.Int64, "row_number": pl.Int64}
-    ).write_csv(paths["quarantine"])
-    pl.DataFrame(
-        rejected,
-        schema={"year": pl.Int64, "unit_code": pl.String, "path": pl.String, "kind": pl.String},
-        orient="row",
-    ).write_csv(paths["rejected"])
-    pl.DataFrame(
-        variations, schema=["year", "unit_code", "sheet", "variation"], orient="row"
-    ).write_csv(paths["variations"])
-    loc_schema = {
-        "year": pl.Int64,
-        "unit_code": pl.String,
-        "sheet": pl.String,
-        "key": pl.String,
-        "value": pl.String,
-        "row_number": pl.Int64,
-        "source_file": pl.String,
-    }
-    (pl.concat(locations) if locations else pl.DataFrame(schema=loc_schema)).write_csv(
-        paths["locations"]
-    )
-    findings = planted if planted is not None else pl.DataFrame()
-    dropped_findings = 0
-    if victims and findings.height and {"year", "unit_code"} <= set(findings.columns):
-        gone = pl.DataFrame(
-            [(y, u) for y, u in victims], schema=["year", "unit_code"], orient="row"
-        ).cast({"year": findings.schema["year"]})
-        kept = findings.join(gone, on=["year", "unit_code"], how="anti")
-        dropped_findings = findings.height - kept.height
-        findings = kept
-    findings.write_csv(paths["findings"])
+        # ---- truth
+        paths = {
+            "ingest": truth / "ingest.csv",
+            "quarantine": truth / "quarantine.csv",
+            "findings": truth / "findings.csv",
+            "rejected": truth / "rejected.csv",
+            "locations": truth / "locations.csv",
+            "variations": truth / "variations.csv",
+            "manifest": truth / "manifest.json",
+        }
+        pl.DataFrame(self.ingest, schema=INGEST_COLUMNS, orient="row").with_columns(
+            pl.col("year").cast(pl.Int64)
+        ).write_csv(paths["ingest"])
+        pl.DataFrame(self.quarantine, schema=QUARANTINE_COLUMNS, orient="row").cast(
+            {"year": pl.Int64, "row_number": pl.Int64}
+        ).write_csv(paths["quarantine"])
+        pl.DataFrame(
+            rejected,
+            schema={
+                "year": pl.Int64,
+                "unit_code": pl.String,
+                "path": pl.String,
+                "kind": pl.String,
+            },
+            orient="row",
+        ).write_csv(paths["rejected"])
+        pl.DataFrame(
+            self.variations, schema=["year", "unit_code", "sheet", "variation"], orient="row"
+        ).write_csv(paths["variations"])
+        if not self._locations_started:
+            loc_schema = {
+                "year": pl.Int64,
+                "unit_code": pl.String,
+                "sheet": pl.String,
+                "key": pl.String,
+                "value": pl.String,
+                "row_number": pl.Int64,
+                "source_file": pl.String,
+            }
+            pl.DataFrame(schema=loc_schema).write_csv(paths["locations"])
+        findings = planted if planted is not None else pl.DataFrame()
+        dropped_findings = 0
+        victims = self.victims
+        if victims and findings.height and {"year", "unit_code"} <= set(findings.columns):
+            gone = pl.DataFrame(
+                [(y, u) for y, u in victims], schema=["year", "unit_code"], orient="row"
+            ).cast({"year": findings.schema["year"]})
+            kept = findings.join(gone, on=["year", "unit_code"], how="anti")
+            dropped_findings = findings.height - kept.height
+            findings = kept
+        findings.write_csv(paths["findings"])
 
-    var_units: dict[str, list[str]] = {}
-    for y, u, s, v in variations:
-        var_units.setdefault(v, [])
-        if len(var_units[v]) < 50:
-            var_units[v].append(f"{y}/{u}/{s}")
-    var_counts: dict[str, int] = {}
-    for *_, v in variations:
-        var_counts[v] = var_counts.get(v, 0) + 1
-    manifest = {
-        "scale": _get(scenario, "scale"),
-        "seed": seed,
-        "years": years,
-        "csv_share": csv_share,
-        "junk_share": junk_share,
-        "bad_files": bad_files,
-        "counts": {
-            **counts,
-            "units": units.height,
-            "unit_years": len(keys),
-            "sheets": len(ingest),
-            "quarantine_rows": len(quarantine),
-            "rejected_paths": len(rejected),
-            "findings": findings.height,
-            "findings_dropped_for_rejected_unit_years": dropped_findings,
-        },
-        "reference_encodings": ref_enc,
-        "forms": forms,
-        "rejected_unit_years": [f"{y}/{u}:{k}" for (y, u), k in sorted(victims.items())],
-        "junk_kinds_unplanted": unused_junk,
-        "dropped_optional_sheets": _jsonable(_get(scenario, "dropped_optional_sheets")),
-        "variation_counts": dict(sorted(var_counts.items())),
-        "variations": {k: var_units[k] for k in sorted(var_units)},
-    }
-    paths["manifest"].write_text(json.dumps(manifest, ensure_ascii=False, indent=1), "utf-8")
-    return paths
+        var_units: dict[str, list[str]] = {}
+        var_counts: dict[str, int] = {}
+        for y, u, s, v in self.variations:
+            var_units.setdefault(v, [])
+            if len(var_units[v]) < 50:
+                var_units[v].append(f"{y}/{u}/{s}")
+            var_counts[v] = var_counts.get(v, 0) + 1
+        manifest = {
+            "scale": self.scale,
+            "seed": self.seed,
+            "years": years,
+            "csv_share": self.csv_share,
+            "junk_share": self.junk_share,
+            "bad_files": self.bad_files,
+            "counts": {
+                **self.counts,
+                "units": self.units.height,
+                "unit_years": len(keys),
+                "sheets": len(self.ingest),
+                "quarantine_rows": len(self.quarantine),
+                "rejected_paths": len(rejected),
+                "findings": findings.height,
+                "findings_dropped_for_rejected_unit_years": dropped_findings,
+            },
+            "reference_encodings": self.ref_enc,
+            "forms": self.forms,
+            "rejected_unit_years": [f"{y}/{u}:{k}" for (y, u), k in sorted(victims.items())],
+            "junk_kinds_unplanted": self.unused_junk,
+            "dropped_optional_sheets": _jsonable(dropped_optional_sheets),
+            "variation_counts": dict(sorted(var_counts.items())),
+            "variations": {k: var_units[k] for k in sorted(var_units)},
+        }
+        paths["manifest"].write_text(json.dumps(manifest, ensure_ascii=False, indent=1), "utf-8")
+        return paths
 
 
 def _jsonable(x: Any) -> Any:
