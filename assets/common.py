@@ -1,7 +1,5 @@
 """Small helpers shared by the asset modules (Dagster side only)."""
 
-from collections.abc import Iterable
-
 import dagster as dg
 import polars as pl
 
@@ -34,10 +32,3 @@ def progress(context: dg.AssetExecutionContext, what: str, done: int, total: int
     step = max(1, total // 10)
     if done == total or done % step == 0:
         context.log.info(f"{what}: {done}/{total}")
-
-
-def grouped(pairs: Iterable[tuple[int, str]]) -> dict[int, list[str]]:
-    out: dict[int, list[str]] = {}
-    for y, u in pairs:
-        out.setdefault(y, []).append(u)
-    return out

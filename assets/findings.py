@@ -4,11 +4,11 @@ import dagster as dg
 import polars as pl
 
 from assets import loaders
-from assets.common import OWNER, grouped, load_units, progress, unit_year_keys
+from assets.common import OWNER, load_units, progress, unit_year_keys
 from assets.ingest import ledgers
 from assets.partitions import by_year, multi_key, unit_year_partitions, years_partitions
 from assets.reference import reference_standards
-from bangfu import rules
+from bangfu import stages
 from checks.asset_checks import (
     CROSS_CHECKS,
     FINDINGS_CHECKS,
@@ -17,8 +17,6 @@ from checks.asset_checks import (
     reconcile_check_result,
 )
 from resources import AuditSettingsResource, DataResource, WarehouseResource
-from warehouse import tables
-from warehouse.store import Replacement
 
 EAGER = dg.AutomationCondition.eager()
 
@@ -41,11 +39,6 @@ def findings_metadata(frame: pl.DataFrame) -> dict:
             )
         )
     return meta
-
-
-def settings_replacement(settings, years) -> Replacement:
-    rows = rules.run_settings_rows(settings, years)
-    return Replacement(tables.run_settings, {"settings_hash": settings.hash()}, rows)
 
 
 @dg.asset(
@@ -71,42 +64,20 @@ def unit_findings(
 ) -> dg.MaterializeResult:
     lake, wh = data.lake, warehouse.get()
     settings = loaders.settings(audit_settings)
-    units, standards = load_units(lake), loaders.standards(lake)
     keys = unit_year_keys(context)
-    written: list[pl.DataFrame] = []
-    done = 0
-    for year, unit_list in grouped(keys).items():
-        present = loaders.present_units(lake, year, unit_list)
-        found = rules.unit_findings(
-            loaders.ledger_frames(lake, year, present),
-            units,
-            standards,
-            loaders.roster(lake, year),
-            year,
-            settings,
-            sheets_present=loaders.sheets_present(lake, year, present),
-        ).filter(pl.col("unit_code").is_in(present))
-        # one pass to split by unit, not one filter per unit (3,000 units at national scale)
-        by_unit = found.partition_by("unit_code", as_dict=True)
-        for unit in unit_list:
-            own = by_unit.get((unit,), found.clear())
-            lake.write("findings_unit", year, unit, own)
-            context.add_asset_metadata(findings_metadata(own), partition_key=multi_key(year, unit))
-            done += 1
-            progress(context, "本单位审计发现 unit findings", done, len(keys))
-        wh.replace(
-            [
-                Replacement(
-                    tables.findings,
-                    {"year": year, "unit_code": unit_list, "stage": "unit"},
-                    found,
-                    stamp={"stage": "unit"},
-                ),
-                settings_replacement(settings, [year]),
-            ]
-        )
-        written.append(found)
-    allf = pl.concat(written) if written else rules.empty_findings()
+
+    def on_unit(year: int, unit: str, own: pl.DataFrame) -> None:
+        context.add_asset_metadata(findings_metadata(own), partition_key=multi_key(year, unit))
+
+    allf = stages.run_unit_findings(
+        lake,
+        wh,
+        settings,
+        keys,
+        units=load_units(lake),
+        on_unit=on_unit,
+        progress=lambda done, total: progress(context, "本单位审计发现 unit findings", done, total),
+    )
     return dg.MaterializeResult(
         metadata={**findings_metadata(allf), "settings_hash": settings.hash()},
         check_results=[
@@ -147,33 +118,16 @@ def cross_unit_findings(
 ) -> dg.MaterializeResult:
     lake, wh = data.lake, warehouse.get()
     settings = loaders.settings(audit_settings)
-    units = load_units(lake)
     meta: dict = {}
-    written: list[pl.DataFrame] = []
-    for key in context.partition_keys:
-        year = int(key)
-        present = loaders.present_units(lake, year)
-        archive = loaders.ledger_frames(lake, year, present)["archive"]
-        found = rules.cross_unit_findings(
-            archive, units, loaders.roster(lake, year), year, settings
-        )
-        lake.write("findings_cross", year, "all", found)
-        wh.replace(
-            [
-                Replacement(
-                    tables.findings,
-                    {"year": year, "stage": "cross"},
-                    found,
-                    stamp={"stage": "cross"},
-                ),
-                settings_replacement(settings, [year]),
-            ]
-        )
-        context.add_asset_metadata(findings_metadata(found), partition_key=key)
+
+    def on_year(year: int, found: pl.DataFrame) -> None:
+        context.add_asset_metadata(findings_metadata(found), partition_key=str(year))
         meta[f"findings_{year}"] = found.height
-        written.append(found)
-    allf = pl.concat(written) if written else rules.empty_findings()
+
     years = [int(k) for k in context.partition_keys]
+    allf = stages.run_cross_findings(
+        lake, wh, settings, years, units=load_units(lake), on_year=on_year
+    )
     return dg.MaterializeResult(
         metadata=meta,
         check_results=[

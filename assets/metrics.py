@@ -5,20 +5,12 @@ import polars as pl
 
 from assets import loaders
 from assets.common import OWNER, load_units
-from assets.findings import (
-    EAGER,
-    cross_unit_findings,
-    findings_metadata,
-    settings_replacement,
-    unit_findings,
-)
+from assets.findings import EAGER, cross_unit_findings, findings_metadata, unit_findings
 from assets.ingest import ledgers
 from assets.partitions import by_year, years_partitions
-from bangfu import rules
+from bangfu import stages
 from checks.asset_checks import METRICS_CHECKS, metrics_check_results
 from resources import AuditSettingsResource, DataResource, WarehouseResource
-from warehouse import tables
-from warehouse.store import Replacement
 
 
 @dg.asset(
@@ -50,49 +42,21 @@ def unit_year_metrics(
     lake, wh = data.lake, warehouse.get()
     settings = loaders.settings(audit_settings)
     units = load_units(lake)
-    checks_in: list[tuple[pl.DataFrame, pl.DataFrame]] = []
     meta: dict = {}
-    for key in context.partition_keys:
-        year = int(key)
-        present = loaders.present_units(lake, year)
-        frames = loaders.ledger_frames(lake, year, present)
-        earlier = wh.read(tables.findings, year=year, stage=["unit", "cross"])
-        missed = (
-            earlier.filter(pl.col("rule_code") == "MISSED_CANDIDATE") if earlier.height else None
-        )
-        roster = loaders.roster(lake, year)
-        own = rules.own_metrics(frames, units, roster, year, missed, present)
-        rolled = rules.rollup(own, units, year, present)
-        rollup_found = rules.rollup_findings(rolled, None, settings)
-        everything = pl.concat(
-            [earlier.select(rollup_found.columns).cast(rollup_found.schema), rollup_found]
-            if earlier.height
-            else [rollup_found]
-        )
-        rolled = rules.with_findings_total(rolled, units, everything)
-        lake.write("metrics", year, "all", rolled)
-        wh.replace(
-            [
-                Replacement(tables.unit_year_metrics, {"year": year}, rolled),
-                Replacement(
-                    tables.findings,
-                    {"year": year, "stage": "rollup"},
-                    rollup_found,
-                    stamp={"stage": "rollup"},
-                ),
-                settings_replacement(settings, [year]),
-            ]
-        )
-        checks_in.append((rolled, own))
+
+    def on_year(ym: stages.YearMetrics) -> None:
         part_meta = {
-            "units": rolled.height,
-            "complete_units": int(rolled["complete"].sum()),
-            **{f"rollup_{k}": v for k, v in findings_metadata(rollup_found).items()},
+            "units": ym.rolled.height,
+            "complete_units": int(ym.rolled["complete"].sum()),
+            **{f"rollup_{k}": v for k, v in findings_metadata(ym.rollup_findings).items()},
         }
-        context.add_asset_metadata(part_meta, partition_key=key)
-        meta[f"units_{year}"] = rolled.height
-    rolled_all = pl.concat([r for r, _ in checks_in], how="diagonal_relaxed")
-    own_all = pl.concat([o for _, o in checks_in], how="diagonal_relaxed")
+        context.add_asset_metadata(part_meta, partition_key=str(ym.year))
+        meta[f"units_{ym.year}"] = ym.rolled.height
+
+    years = [int(k) for k in context.partition_keys]
+    done = stages.run_metrics(lake, wh, settings, years, units=units, on_year=on_year)
+    rolled_all = pl.concat([y.rolled for y in done], how="diagonal_relaxed")
+    own_all = pl.concat([y.own for y in done], how="diagonal_relaxed")
     return dg.MaterializeResult(
         metadata=meta, check_results=metrics_check_results(rolled_all, own_all, units)
     )

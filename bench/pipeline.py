@@ -9,10 +9,11 @@ Method
    landing folder into a fresh ``bench/out/<scale>/data``, in its own process: total wall time,
    ``RunSummary.stage_seconds`` per job, the step start/end times Dagster recorded for every
    asset step (``instance.get_run_step_stats``), and the process's peak RSS.
-2. **Pure replay** — the same work the asset bodies do (the same pure functions of ``bangfu``,
-   ``warehouse`` and ``bangfu.forms`` over the same partitions and the same lake/warehouse, with
-   the same writes) without Dagster, one fresh process per stage, so each stage gets its own peak
-   RSS. "validate" is the time spent inside the pandera check (``readers._schema_failures``),
+2. **Pure replay** — the asset bodies without Dagster: the same ``bangfu.stages`` functions the
+   assets call (``run_unit_findings``, ``run_cross_findings``, ``run_metrics``,
+   ``run_workbooks``) over the same partitions and the same lake/warehouse, with the same writes,
+   one fresh process per stage, so each stage gets its own peak RSS (for workbooks, the summed
+   RSS of the process and its worker pool, sampled). "validate" is the time spent inside the pandera check (``readers._schema_failures``),
    measured by wrapping it during the ingest replay; it is part of ingest's time.
 3. **Dagster overhead** = Dagster run wall time − pure replay time of the same stages; its share
    is that over the Dagster run's wall time. ``outside steps`` is the part spent outside the asset
@@ -24,6 +25,7 @@ Method
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import os
 import pstats
@@ -47,7 +49,7 @@ from bench.common import (
 )
 
 STAGES = ("ingest", "validate", "findings", "metrics", "workbooks", "reports")
-PURE_STAGES = ("ingest", "findings", "metrics", "workbooks", "reports")
+PURE_STAGES = ("ingest", "findings", "metrics", "workbooks")  # workbooks: + reports
 # Dagster job → the pure stages it runs.
 JOB_STAGES = {
     "reference_job": ("reference",),
@@ -176,13 +178,17 @@ def top_costs(path: Path, n: int = 3) -> dict[str, list[dict]]:
 
 
 # ------------------------------------------------------------------ child: the pure replay
-def child_pure(scale: str, stage: str, years: list[int] | None, units: list[str] | None) -> None:
+def child_pure(
+    scale: str,
+    stage: str,
+    years: list[int] | None,
+    units: list[str] | None,
+    workers: int | None = None,
+) -> None:
     """Replay one stage's asset bodies without Dagster (see the module docstring)."""
     import polars as pl
 
-    from assets import loaders
-    from assets.common import grouped
-    from bangfu import readers, rules
+    from bangfu import readers, rules, stages
     from bangfu.lake import Lake
     from warehouse.store import Warehouse, default_url
 
@@ -235,95 +241,26 @@ def child_pure(scale: str, stage: str, years: list[int] | None, units: list[str]
         out.update(rows=rows_read, rows_kept=rows_kept, ledgers=ok)
 
     elif stage == "findings":
-        from assets.findings import settings_replacement
-        from warehouse import tables
-        from warehouse.store import Replacement
-
-        standards = loaders.standards(lake)
-        rows = 0
-        for year, ulist in grouped(keys).items():
-            with timed(t, "unit_findings"):
-                present = loaders.present_units(lake, year, ulist)
-                with timed(t, "read"):
-                    frames = loaders.ledger_frames(lake, year, present)
-                rows += sum(f.height for f in frames.values())
-                with timed(t, "compute"):
-                    found = rules.unit_findings(
-                        frames,
-                        all_units,
-                        standards,
-                        loaders.roster(lake, year),
-                        year,
-                        settings,
-                        sheets_present=loaders.sheets_present(lake, year, present),
-                    ).filter(pl.col("unit_code").is_in(present))
-                for unit in ulist:
-                    lake.write(
-                        "findings_unit", year, unit, found.filter(pl.col("unit_code") == unit)
-                    )
-                r = Replacement(
-                    tables.findings,
-                    {"year": year, "unit_code": ulist, "stage": "unit"},
-                    found,
-                    stamp={"stage": "unit"},
-                )
-                wh.replace([r, settings_replacement(settings, [year])])
-            with timed(t, "cross_findings"):
-                present = loaders.present_units(lake, year)
-                archive = loaders.ledger_frames(lake, year, present)["archive"]
-                with timed(t, "compute"):
-                    cf = rules.cross_unit_findings(
-                        archive, all_units, loaders.roster(lake, year), year, settings
-                    )
-                lake.write("findings_cross", year, "all", cf)
-                r = Replacement(
-                    tables.findings, {"year": year, "stage": "cross"}, cf, stamp={"stage": "cross"}
-                )
-                wh.replace([r, settings_replacement(settings, [year])])
+        tu: dict[str, float] = {}
+        tc: dict[str, float] = {}
+        with timed(t, "unit_findings"):
+            stages.run_unit_findings(lake, wh, settings, keys, units=all_units, timings=tu)
+        with timed(t, "cross_findings"):
+            stages.run_cross_findings(lake, wh, settings, years, units=all_units, timings=tc)
         t["findings"] = t["unit_findings"] + t["cross_findings"]
-        out["rows"] = rows
+        for k in ("read", "compute", "write"):
+            t[k] = tu.get(k, 0.0) + tc.get(k, 0.0)
+        out["rows"] = int(tu.get("rows", 0))
 
     elif stage == "metrics":
-        from assets.findings import settings_replacement
-        from warehouse import tables
-        from warehouse.store import Replacement
-
-        rows = 0
+        tm: dict[str, float] = {}
         with timed(t, "metrics"):
-            for year in years:
-                present = loaders.present_units(lake, year)
-                with timed(t, "read"):
-                    frames = loaders.ledger_frames(lake, year, present)
-                    earlier = wh.read(tables.findings, year=year, stage=["unit", "cross"])
-                rows += sum(f.height for f in frames.values())
-                missed = earlier.filter(pl.col("rule_code") == "MISSED_CANDIDATE")
-                with timed(t, "compute"):
-                    own = rules.own_metrics(
-                        frames, all_units, loaders.roster(lake, year), year, missed, present
-                    )
-                    rolled = rules.rollup(own, all_units, year, present)
-                    rf = rules.rollup_findings(rolled, None, settings)
-                    everything = pl.concat(
-                        [earlier.select(rf.columns).cast(rf.schema), rf] if earlier.height else [rf]
-                    )
-                    rolled = rules.with_findings_total(rolled, all_units, everything)
-                lake.write("metrics", year, "all", rolled)
-                wh.replace(
-                    [
-                        Replacement(tables.unit_year_metrics, {"year": year}, rolled),
-                        Replacement(
-                            tables.findings,
-                            {"year": year, "stage": "rollup"},
-                            rf,
-                            stamp={"stage": "rollup"},
-                        ),
-                        settings_replacement(settings, [year]),
-                    ]
-                )
-        out["rows"] = rows
+            stages.run_metrics(lake, wh, settings, years, units=all_units, timings=tm)
+        t.update({k: tm[k] for k in ("read", "compute", "write") if k in tm})
+        out["rows"] = int(tm.get("rows", 0))
 
-    elif stage in ("workbooks", "reports"):
-        out.update(write_outputs(stage, data, lake, wh, all_units, keys, settings, t))
+    elif stage == "workbooks":  # the audit_workbooks asset: workbook and report per unit
+        out.update(write_outputs(data, lake, wh, all_units, keys, settings, t, workers))
     else:
         raise SystemExit(f"unknown stage {stage}")
     wh.dispose()
@@ -331,60 +268,66 @@ def child_pure(scale: str, stage: str, years: list[int] | None, units: list[str]
     emit(out)
 
 
-def write_outputs(stage, data, lake, wh, all_units, keys, settings, t) -> dict:
-    """The audit_workbooks asset body for one kind of file (workbooks or reports)."""
-    import polars as pl
-
-    from assets import loaders
-    from assets.common import grouped
-    from assets.workbooks import AUDITED_YEARS, _rows
-    from bangfu import rules
-    from bangfu.forms.report import write_unit_report
-    from bangfu.forms.workbook import write_unit_workbook
-    from checks.asset_checks import count_formula_cells
+def write_outputs(data, lake, wh, all_units, keys, settings, t, workers=None) -> dict:
+    """The audit_workbooks asset body (bangfu.stages.run_workbooks): workbook and report per unit
+    in the worker pool. Its wall time is split into "workbooks" and "reports" by the two writers'
+    shares of the time spent inside them (summed over the workers)."""
+    from bangfu import stages
     from resources import DataResource
-    from warehouse import tables
 
     res = DataResource(path=str(data))
-    thresholds = {
-        "missed_rate": settings.missed_rate_alert,
-        "wrong_exit_rate": settings.wrong_exit_rate_alert,
-        "recognition_rate": settings.recognition_rate_min,
+    workers = workers or stages.workers_default()
+    with TreeRss() as rss, timed(t, "outputs"):
+        o = stages.run_workbooks(
+            lake,
+            wh,
+            settings,
+            keys,
+            units=all_units,
+            paths={"workbook": res.workbook_path, "report": res.report_path},
+            workers=workers,
+        )
+    wb, rp = o.seconds.get("workbook", 0.0), o.seconds.get("report", 0.0)
+    t["workbook_writer_cpu"], t["report_writer_cpu"] = wb, rp
+    share = wb / (wb + rp) if wb + rp else 1.0
+    t["workbooks"], t["reports"] = t["outputs"] * share, t["outputs"] * (1 - share)
+    return {
+        "files": o.written,
+        "rows": o.rows,
+        "workers": workers,
+        "tree_peak_rss_mb": rss.peak_mb,
     }
-    unit_rows = {r["unit_code"]: r for r in all_units.iter_rows(named=True)}
-    written = rows = 0
-    with timed(t, stage):
-        for year, unit_list in grouped(keys).items():
-            present = set(loaders.present_units(lake, year, unit_list))
-            years = list(range(year - AUDITED_YEARS + 1, year + 1))
-            metrics = wh.read(tables.unit_year_metrics, year=years, unit_code=unit_list)
-            found = wh.read(tables.findings, year=year, unit_code=unit_list)
-            ctx = rules.unit_context(all_units, loaders.standards(lake), [year])
-            for unit in unit_list:
-                if unit not in present:
-                    continue
-                std = ctx.filter(pl.col("unit_code") == unit).row(0, named=True)
-                ledger = loaders.ledger_frames(lake, year, [unit])
-                rows += sum(f.height for f in ledger.values())
-                args = dict(
-                    year=year,
-                    unit=unit_rows[unit],
-                    metrics=_rows(metrics, unit),
-                    findings=_rows(found, unit),
-                    ledger=ledger,
-                    dibao_monthly=std.get("dibao_monthly"),
-                    edu_standard=std.get("edu_standard"),
-                    medical_standard=std.get("medical_standard"),
-                    thresholds=thresholds,
-                )
-                with timed(t, "write"):
-                    if stage == "workbooks":
-                        wb = write_unit_workbook(res.workbook_path(year, unit), **args)
-                        count_formula_cells(wb["path"])
-                    else:
-                        write_unit_report(res.report_path(year, unit), **args)
-                written += 1
-    return {"files": written, "rows": rows}
+
+
+class TreeRss:
+    """Peak of the summed RSS of this process and its children (the worker pool), sampled every
+    0.2 s — wait4's ru_maxrss is the largest single process, not the sum."""
+
+    def __init__(self, every: float = 0.2):
+        self.every, self.peak_mb = every, 0.0
+
+    def _sample(self) -> None:
+        import psutil
+
+        me = psutil.Process()
+        while not self._stop.wait(self.every):
+            total = 0
+            for p in [me, *me.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):
+                    total += p.memory_info().rss
+            self.peak_mb = max(self.peak_mb, round(total / 2**20, 1))
+
+    def __enter__(self):
+        import threading
+
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
 
 
 # ------------------------------------------------------------------ parent
@@ -440,9 +383,8 @@ def summarise(scale: str, dag: dict, pure: dict[str, dict]) -> dict:
         "findings": ps["findings"]["findings"],
         "metrics": ps["metrics"]["metrics"],
         "workbooks": ps["workbooks"]["workbooks"],
-        # The asset reads each unit's ledger once for both files; the replay reads it in both
-        # processes, so reports count only the time inside the report writer.
-        "reports": ps["reports"].get("write", ps["reports"]["reports"]),
+        # one replay of audit_workbooks, its wall split by the two writers' shares
+        "reports": ps["workbooks"]["reports"],
     }
     ledger_rows = sum(d["rows"].values())
     rows = {
@@ -451,15 +393,15 @@ def summarise(scale: str, dag: dict, pure: dict[str, dict]) -> dict:
         "findings": pure["findings"]["result"]["rows"],
         "metrics": pure["metrics"]["result"]["rows"],
         "workbooks": pure["workbooks"]["result"]["rows"],
-        "reports": pure["reports"]["result"]["rows"],
+        "reports": pure["workbooks"]["result"]["rows"],
     }
     rss = {
         "ingest": pure["ingest"]["peak_rss_mb"],
         "validate": pure["ingest"]["peak_rss_mb"],
         "findings": pure["findings"]["peak_rss_mb"],
         "metrics": pure["metrics"]["peak_rss_mb"],
-        "workbooks": pure["workbooks"]["peak_rss_mb"],
-        "reports": pure["reports"]["peak_rss_mb"],
+        "workbooks": pure["workbooks"]["result"]["tree_peak_rss_mb"],
+        "reports": pure["workbooks"]["result"]["tree_peak_rss_mb"],
     }
     steps = d["step_seconds"]
     dagster_step = {
@@ -480,13 +422,17 @@ def summarise(scale: str, dag: dict, pure: dict[str, dict]) -> dict:
         }
         for s in STAGES
     }
+    wr = pure["workbooks"]["result"]
     for s in ("workbooks", "reports"):
-        n = pure[s]["result"]["files"]
-        stages[s]["files"] = n
-        stages[s]["files_per_s"] = rate(n, sec[s])
-    stages["workbooks"]["note"] = "dagster_step_s is audit_workbooks = workbooks + reports"
-    stages["reports"]["note"] = "writer time only (ledger reads are counted under workbooks)"
-    stages["reports"]["with_reads_s"] = round(ps["reports"]["reports"], 2)
+        stages[s]["files"] = wr["files"]
+        stages[s]["files_per_s"] = rate(wr["files"], sec[s])
+        stages[s]["workers"] = wr["workers"]
+    stages["workbooks"]["note"] = (
+        "dagster_step_s is audit_workbooks = workbooks + reports; pure: one replay of the asset "
+        f"({wr['workers']} worker processes), wall split by the writers' time shares; peak RSS "
+        "summed over the parent and its workers"
+    )
+    stages["reports"]["note"] = "share of the same replay as workbooks (see there)"
     stages["validate"]["note"] = "inside ingest (pandera), not added to the total"
     jobs = {}
     for job, parts in JOB_STAGES.items():
@@ -598,11 +544,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--year", type=int, action="append", help=argparse.SUPPRESS)
     ap.add_argument("--unit", action="append", help=argparse.SUPPRESS)
     ap.add_argument("--pstats", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--workers", type=int, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.child == "dagster":
         return child_dagster(a.scale, a.year, a.pstats)
     if a.child == "pure":
-        return child_pure(a.scale, a.stage, a.year, a.unit)
+        return child_pure(a.scale, a.stage, a.year, a.unit, a.workers)
     import json
 
     res = measure(a.scale, profile=a.profile)

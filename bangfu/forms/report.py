@@ -210,11 +210,12 @@ def write_unit_report(
     edu_standard: float | None = None,
     medical_standard: float | None = None,
     thresholds: dict | None = None,
+    prepared: tuple | None = None,
 ) -> dict:
     """Write the draft report (.docx) atomically; ``sample_size`` and ``seed`` are accepted for a
-    signature shared with ``write_unit_workbook`` and not used."""
+    signature shared with ``write_unit_workbook`` and not used; ``prepared`` as there."""
     auditor = dict(auditor or {})
-    ctx, groups = build_context(
+    ctx, groups = prepared or build_context(
         year=year,
         unit=unit,
         metrics=metrics,

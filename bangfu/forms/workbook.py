@@ -147,11 +147,15 @@ def write_unit_workbook(
     edu_standard: float | None = None,
     medical_standard: float | None = None,
     thresholds: dict | None = None,
+    prepared: tuple | None = None,
 ) -> dict:
-    """Write the unit-year's audit workbook to ``out_path`` atomically; return what was written."""
+    """Write the unit-year's audit workbook to ``out_path`` atomically; return what was written.
+
+    ``prepared``: what :func:`build_context` returned for the same arguments (shared with the
+    report writer, which reads the same context without changing it), else it is built here."""
     started = time.perf_counter()
     auditor = dict(auditor or {})
-    ctx, groups = build_context(
+    ctx, groups = prepared or build_context(
         year=year,
         unit=unit,
         metrics=metrics,

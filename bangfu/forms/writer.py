@@ -21,6 +21,7 @@ from typing import Any
 
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.worksheet.cell_range import CellRange
 from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.properties import PageSetupProperties
 
@@ -85,9 +86,14 @@ def _text(value: str) -> str:
     return value[:MAX_CELL]
 
 
+_WIDE = re.compile("[^\x00-\u2e7f]")
+
+
 def _units(text: str) -> float:
-    """Width of text in Excel character units (a CJK character is about two)."""
-    return sum(2.0 if ord(ch) > 0x2E7F else 1.1 for ch in text)
+    """Width of text in Excel character units (a CJK character is about two), in tenths summed
+    as integers (regex counting, not a loop over the characters)."""
+    wide = len(_WIDE.findall(text))
+    return (20 * wide + 11 * (len(text) - wide)) / 10
 
 
 def _lines(text: Any, width: float) -> int:
@@ -154,9 +160,12 @@ def write_sheet(
         ws.auto_filter.ref = f"A{first_header}:{_col(ncols)}{max(first_header, len(plan))}"
     for idx, row in enumerate(plan, start=1):
         ws.row_dimensions[idx].height = row.height
+    # Straight into the set of ranges: MultiCellRange.add tests each new range against every
+    # range already there (quadratic in a sheet's merges); the plan's merges never overlap.
+    ranges = ws.merged_cells.ranges
     for first, last, top, bottom in merges:
         if (first, top) != (last, bottom):
-            ws.merged_cells.add(f"{_col(first)}{top}:{_col(last)}{bottom}")
+            ranges.add(CellRange(min_col=first, min_row=top, max_col=last, max_row=bottom))
     for row_no in breaks:
         ws.row_breaks.append(Break(id=row_no))
     for row in plan:
@@ -174,7 +183,7 @@ def _plan(blocks: list[Block], widths):
     """Lay out every block: rows to write, merges (first col, last col, top, bottom), breaks."""
     ncols = len(widths)
     plan: list[_Planned] = []
-    merges: list[tuple[int, int, int, int]] = []
+    merges: dict[tuple[int, int, int, int], None] = {}  # an ordered set
     breaks: list[int] = []
     header_rows: list[int] = []
     total = sum(widths)
@@ -182,7 +191,7 @@ def _plan(blocks: list[Block], widths):
     def line(value, kind, height=None):
         h = height or max(1, _lines(value, total)) * (LINE_PT + 2) + 4
         plan.append(_Planned([(1, value, kind)], [(1, ncols)], h, None))
-        merges.append((1, ncols, len(plan), len(plan)))
+        merges[(1, ncols, len(plan), len(plan))] = None
 
     for b_idx, block in enumerate(blocks):
         if b_idx and block.new_page:
@@ -199,7 +208,7 @@ def _plan(blocks: list[Block], widths):
                 spans.append((col, col + span - 1))
                 col += span
             plan.append(_Planned(cells, spans, LINE_PT + 10, (1, ncols)))
-            merges.extend((a, z, len(plan), len(plan)) for a, z in spans)
+            merges.update(dict.fromkeys((a, z, len(plan), len(plan)) for a, z in spans))
             header_rows.append(len(plan))
         open_labels: dict[tuple[int, int], tuple[str, int]] = {}  # (col, last) → (text, top)
         group_lines: dict[tuple[int, int, int], int] = {}  # (col, last, top) → lines needed
@@ -241,7 +250,7 @@ def _plan(blocks: list[Block], widths):
             plan.append(_Planned(cells, spans, n_lines * LINE_PT + 6, (1, ncols)))
             for (a, z), (_c, _v, k) in zip(spans, cells, strict=True):
                 if k != "cont":
-                    merges.append((a, z, len(plan), len(plan)))
+                    merges[(a, z, len(plan), len(plan))] = None
         _merge_vertical(plan, merges, group_lines)
         for text in block.footer:
             line(text, "footer", LINE_PT * 1.6 + 8)
@@ -260,9 +269,8 @@ def _merge_vertical(plan: list[_Planned], merges, group_lines) -> None:
             bottom += 1
         if bottom > top:
             # replace the single-row merge of the top cell by the group merge
-            if (col, last, top, top) in merges:
-                merges.remove((col, last, top, top))
-            merges.append((col, last, top, bottom))
+            merges.pop((col, last, top, top), None)
+            merges[(col, last, top, bottom)] = None
         have = sum(plan[i - 1].height for i in range(top, bottom + 1))
         want = needed * LINE_PT + 6
         if want > have:

@@ -223,15 +223,26 @@ def rollup(
 
 
 def with_findings_total(
-    rolled: pl.DataFrame, units: pl.DataFrame, findings: pl.DataFrame | None
+    rolled: pl.DataFrame,
+    units: pl.DataFrame,
+    findings: pl.DataFrame | None,
+    *,
+    counts: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """(Re)count ``findings_total``: findings rows whose unit is the unit or below it."""
-    if findings is None:
+    """(Re)count ``findings_total``: findings rows whose unit is the unit or below it.
+
+    ``counts`` (unit_code, n): further findings already counted per unit (e.g. by SQL), added to
+    the rows of ``findings``."""
+    if findings is None and counts is None:
         return rolled.with_columns(pl.lit(None, pl.Int64).alias("findings_total"))
     pairs = ancestor_pairs(units)
+    per_unit = [] if findings is None else [findings.group_by(U).agg(pl.len().alias("_n"))]
+    if counts is not None:
+        per_unit.append(counts.rename({"n": "_n"}))
     n = (
-        findings.group_by(U)
-        .agg(pl.len().alias("_n"))
+        pl.concat(
+            [p.select(pl.col(U).cast(pl.String), pl.col("_n").cast(pl.Int64)) for p in per_unit]
+        )
         .join(pairs, on=U, how="inner")
         .group_by("ancestor_code")
         .agg(pl.col("_n").sum().cast(pl.Int64).alias("findings_total"))

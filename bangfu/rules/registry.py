@@ -124,6 +124,10 @@ def finalise(out: pl.DataFrame, r: Rule, year: int, settings) -> pl.DataFrame:
     keys = ("_subject",) if "_subject" in out.columns else r.keys
     out = out.with_columns(finding_id_expr(keys).alias("finding_id"))
     out = out.select([pl.col(c).cast(d) for c, d in FINDINGS_SCHEMA.items()])
+    # 元 to the cent, the nearest double: polars divides a column of cents by 100 through the
+    # reciprocal (…87 / 100 → 1196.8700000000001) but one row exactly, so without this the
+    # same finding's amount would depend on how many rows were computed with it.
+    out = out.with_columns(pl.col("amount").round(2))
     return out.sort(
         ["unit_code", "source_row", "payment_no", "archive_no", "voucher_no"], nulls_last=True
     )
