@@ -176,6 +176,11 @@ def grouped(pairs: Iterable[tuple[int, str]]) -> dict[int, list[str]]:
     return out
 
 
+def findings_replacement(stage: str, frame: pl.DataFrame, **match) -> Replacement:
+    """Replace the warehouse's findings of ``stage`` matching ``match`` by ``frame``."""
+    return Replacement(tables.findings, {**match, "stage": stage}, frame, stamp={"stage": stage})
+
+
 def settings_replacement(settings: AuditSettings, years: Iterable[int]) -> Replacement:
     rows = rules.run_settings_rows(settings, years)
     return Replacement(tables.run_settings, {"settings_hash": settings.hash()}, rows)
@@ -241,14 +246,7 @@ def run_unit_findings(
                     done += 1
                     if progress is not None:
                         progress(done, total)
-                batch = [
-                    Replacement(
-                        tables.findings,
-                        {"year": year, "unit_code": chunk, "stage": "unit"},
-                        found,
-                        stamp={"stage": "unit"},
-                    )
-                ]
+                batch = [findings_replacement("unit", found, year=year, unit_code=chunk)]
                 if first:
                     batch.append(settings_replacement(settings, [year]))
                     first = False
@@ -286,12 +284,7 @@ def run_cross_findings(
             lake.write("findings_cross", year, "all", found)
             wh.replace(
                 [
-                    Replacement(
-                        tables.findings,
-                        {"year": year, "stage": "cross"},
-                        found,
-                        stamp={"stage": "cross"},
-                    ),
+                    findings_replacement("cross", found, year=year),
                     settings_replacement(settings, [year]),
                 ]
             )
@@ -396,12 +389,7 @@ def run_metrics(
             wh.replace(
                 [
                     Replacement(tables.unit_year_metrics, {"year": year}, rolled),
-                    Replacement(
-                        tables.findings,
-                        {"year": year, "stage": "rollup"},
-                        rollup_found,
-                        stamp={"stage": "rollup"},
-                    ),
+                    findings_replacement("rollup", rollup_found, year=year),
                     settings_replacement(settings, [year]),
                 ]
             )

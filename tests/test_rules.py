@@ -167,6 +167,19 @@ def test_pay_unarchived():
     assert row["severity"] == "高" and "第三条" in row["basis"]
 
 
+def test_amounts_are_the_nearest_cent_however_many_rows():
+    """polars divides a column of cents by 100 through the reciprocal when it has several rows
+    (119687 / 100 → 1196.8700000000001) but exactly for one: findings round to the cent, so a
+    unit's amounts do not depend on what else was computed with it (chunked stages)."""
+    alone = run("PAY_UNARCHIVED", payments=[pay("P1", I[3], 1196.87)])
+    many = run(
+        "PAY_UNARCHIVED",
+        payments=[pay("P1", I[3], 1196.87), *[pay(f"Q{i}", I[4], 1721.67) for i in range(5)]],
+    )
+    assert amounts(alone)["P1"] == amounts(many)["P1"] == 1196.87
+    assert all(a == 1721.67 for k, a in amounts(many).items() if k != "P1")
+
+
 def test_pay_outside_archive_period():
     f = run(
         "PAY_OUTSIDE_ARCHIVE_PERIOD",
@@ -1101,3 +1114,104 @@ def test_duckdb_peer_agrees(world):
         assert [round(x, 6) for x in a if x is not None] == [
             round(x, 6) for x in b if x is not None
         ], c
+
+
+# ---------------------------------------------------------------- stages (bangfu.stages) over a lake
+def _lake_world(folder, world):
+    """The world written as a lake (one file per sheet and unit) and an empty SQLite warehouse."""
+    from bangfu.lake import Lake
+    from warehouse.store import Warehouse, default_url
+
+    lake = Lake(folder / "lake")
+    present: set[str] = set()
+    for key, f in world["frames"].items():
+        for (unit,), part in f.partition_by("unit_code", as_dict=True).items():
+            lake.write(key, YEAR, unit, part)
+            present.add(unit)
+    for unit in present:
+        status = {"year": [YEAR], "unit_code": [unit], "status": ["ok"]}
+        lake.write("ingest_status", YEAR, unit, pl.DataFrame(status))
+    lake.write_single("ref_units", world["units"])
+    lake.write_single("ref_standards", world["standards"])
+    roster = world["roster"].with_columns(pl.lit(YEAR, pl.Int64).alias("year"))
+    lake.write_single("ref_civil_roster", roster)
+    wh = Warehouse(default_url(folder))
+    wh.create_all()
+    return lake, wh, sorted(present)
+
+
+def test_stages_in_chunks_equal_the_whole_year(tmp_path, world, monkeypatch):
+    """Findings and metrics computed one unit per chunk equal those of the whole year at once,
+    and the unit findings equal the rules run straight over the frames."""
+    from bangfu import stages
+    from warehouse import tables
+
+    settings = AuditSettings()
+    out = {}
+    for mb in ("1000", "0"):  # 0 MB: every unit is a chunk of its own
+        monkeypatch.setenv("BANGFU_CHUNK_MB", mb)
+        lake, wh, present = _lake_world(tmp_path / mb, world)
+        n_chunks = len(stages.unit_chunks(lake, YEAR, present))
+        assert n_chunks == (1 if mb == "1000" else len(present))
+        keys = [(YEAR, u) for u in present]
+        seen: list[str] = []
+        summary = stages.run_unit_findings(
+            lake,
+            wh,
+            settings,
+            keys,
+            units=world["units"],
+            on_unit=lambda y, u, f, seen=seen: seen.append(u),
+        )
+        assert sorted(seen) == present
+        cross = stages.run_cross_findings(lake, wh, settings, [YEAR], units=world["units"])
+        (ym,) = stages.run_metrics(lake, wh, settings, [YEAR], units=world["units"])
+        stored = wh.read(tables.findings).drop("stage").sort("finding_id")
+        assert stages.count_findings(wh, stage="unit", years=[YEAR]) == summary.height
+        assert stages.count_findings(wh, stage="cross", years=[YEAR]) == cross.height
+        out[mb] = (stored, ym.rolled.sort("unit_code"), summary.sort("finding_id"))
+        wh.dispose()
+    assert out["0"][0].equals(out["1000"][0])
+    assert out["0"][1].equals(out["1000"][1])
+    assert out["0"][2].equals(out["1000"][2])
+    direct = unit_findings(
+        world["frames"], world["units"], world["standards"], world["roster"], YEAR, settings
+    )
+    assert out["0"][2]["finding_id"].to_list() == direct["finding_id"].sort().to_list()
+    assert out["0"][1]["findings_total"].max() == out["0"][0].height  # the province counts all
+
+
+def test_workbook_pool_names_the_failed_unit_and_writes_the_others(tmp_path, world):
+    """A unit whose report cannot be written fails alone, named; the others' files are written
+    (in a spawned worker pool as in the asset, and in-process with one worker)."""
+    from bangfu import stages
+
+    lake, wh, present = _lake_world(tmp_path, world)
+    bad, good = present[0], present[1:3]
+    (tmp_path / "blocker").write_text("a file where a folder is wanted")
+
+    def path(year, unit):
+        folder = tmp_path / ("blocker" if unit == bad else "reports") / str(year)
+        return folder / f"{unit}.docx"
+
+    for workers in (2, 1):
+        for p in (tmp_path / "reports").glob("*/*.docx"):
+            p.unlink()
+        written: list[str] = []
+        with pytest.raises(stages.OutputError) as err:
+            stages.run_workbooks(
+                lake,
+                wh,
+                AuditSettings(),
+                [(YEAR, u) for u in [bad, *good]],
+                units=world["units"],
+                paths={"report": path},
+                workers=workers,
+                on_unit=lambda y, u, res, written=written: written.append(u),
+            )
+        assert f"{YEAR} {bad}" in str(err.value)
+        assert [f[1] for f in err.value.failures] == [bad]
+        assert sorted(written) == good
+        assert sorted(p.stem for p in (tmp_path / "reports").glob("*/*.docx")) == good
+        assert not list((tmp_path / "reports").glob("*/.*.tmp"))  # atomic: no leftovers
+    wh.dispose()
