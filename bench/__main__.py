@@ -1,14 +1,18 @@
 """`make bench`: every benchmark end to end; writes bench/results/<date>.json and .md.
 
     python -m bench                 # S then M
-    python -m bench --scale L       # S, M and L (or BENCH_L=1): L generation alone ~7 min, ~12 GB
+    python -m bench --scale L       # S, M and L (or BENCH_L=1): L = bench.national (hours)
+    python -m bench --scales L --year 2019   # L only, one year
     python -m bench --reuse         # take each module's last saved result when present
     python -m bench --scales S      # just S
 
 Per scale: bench.pipeline (Dagster run + pure replay: per-stage wall time, rows/s, peak RSS,
 Dagster overhead; cProfile'd at M), bench.rules (polars vs DuckDB), bench.workbooks, and
 bench.ingest when it exists (run as ``python -m bench.ingest --scale X``, its output included
-verbatim). bench.orchestration runs once, at M and at scale L's unit list.
+verbatim). bench.orchestration runs once, at M and at scale L's unit list. At L: bench.national
+(the full run with its per-step times and peak RSS, next to the floor read, DuckDB and openpyxl
+write-only, each alone; pandas + openpyxl extrapolated from a sample; a one-county re-run; the
+same run at M for the time per household); the S/M modules run at L only with ``--l-all``.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import orchestration, pipeline, rules, workbooks
+from bench import national, orchestration, pipeline, rules, workbooks
 from bench.common import BENCH, PY, REPO, RESULTS, load_saved, log, machine, save
 
 NOTE = (
@@ -63,8 +67,14 @@ def per_household(results: dict) -> dict:
         p = r.get("pipeline")
         if p:
             out[scale] = p["seconds_per_household"]
+    nat = (results.get("L") or {}).get("national")
     if "M" in out and "L" in out:
         out["M_to_L_ratio_dagster"] = round(out["L"]["dagster"] / out["M"]["dagster"], 2)
+    elif nat and "L_over_M_per_household" in nat["summary"]:
+        out["M_to_L_ratio_dagster"] = nat["summary"]["L_over_M_per_household"]
+        out["note"] = (
+            f"bench.national: runs over {nat['years']} at L and at M, measured the same day"
+        )
     else:
         out["note"] = "L not measured in this run (python -m bench --scale L): no M→L figure"
     return out
@@ -85,6 +95,8 @@ def markdown(doc: dict) -> str:
             lines += [rules.table(r["rules"]), ""]
         if "workbooks" in r:
             lines += [workbooks.table(r["workbooks"]), ""]
+        if "national" in r:
+            lines += [national.table(r["national"]), ""]
         ing = r.get("ingest_bench")
         if ing:
             body = ing.get("stdout") or ing.get("status") or f"no output (rc {ing.get('rc')})"
@@ -109,6 +121,8 @@ def markdown(doc: dict) -> str:
                 f"- {scale}: {v['dagster'] * 1000:.3f} ms/household with Dagster, "
                 f"{v['pure'] * 1000:.3f} ms pure"
             )
+    if "note" in hh and "M_to_L_ratio_dagster" in hh:
+        lines.append(f"- {hh['note']}")
     lines.append(f"- M→L: {hh.get('M_to_L_ratio_dagster', hh.get('note'))}")
     lines += ["", "## Targets", ""]
     for t in doc["targets"]:
@@ -119,6 +133,8 @@ def markdown(doc: dict) -> str:
 def targets(doc: dict) -> list[str]:
     out = []
     for scale, r in doc["scales"].items():
+        if "national" in r:
+            out += [f"issue 4 ({scale}): {t}" for t in r["national"]["summary"]["targets"]]
         if "rules" in r:
             x = r["rules"]
             out.append(
@@ -144,6 +160,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--reuse", action="store_true", help="reuse saved module results")
     ap.add_argument("--no-profile", action="store_true")
     ap.add_argument("--skip-ingest", action="store_true", help="do not run bench.ingest")
+    ap.add_argument("--year", type=int, action="append", help="L: only these years")
+    ap.add_argument("--l-all", action="store_true", help="L: also the S/M modules (hours)")
     a = ap.parse_args(argv)
     scales = a.scales.split(",") if a.scales else ["S", "M"]
     if (a.scale == "L" or os.environ.get("BENCH_L") == "1") and "L" not in scales:
@@ -158,9 +176,14 @@ def main(argv: list[str] | None = None) -> None:
             "rules": lambda s=scale: rules.measure(s),
             "workbooks": lambda s=scale: workbooks.measure(s),
         }
+        if scale == "L":
+            nat = {"national": lambda: national.measure("L", a.year, reuse_run=a.reuse)}
+            jobs = {**jobs, **nat} if a.l_all else nat
         for name, fn in jobs.items():
             r[name] = step(scale, name, fn, a.reuse)
-        if not a.skip_ingest:
+        if scale == "L" and not a.l_all:
+            pass  # bench.national's floor replaces bench.ingest at L
+        elif not a.skip_ingest:
             r["ingest_bench"] = step(scale, "ingest_bench", lambda s=scale: run_ingest(s), a.reuse)
         else:
             r["ingest_bench"] = load_saved(scale, "ingest_bench") or {"status": "skipped"}
@@ -175,7 +198,8 @@ def main(argv: list[str] | None = None) -> None:
     doc["per_household"] = per_household(doc["scales"])
     doc["targets"] = targets(doc)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    stem = RESULTS / doc["date"]
+    # L alone (--scales L) gets a file of its own: it must not replace the day's S/M results
+    stem = RESULTS / (doc["date"] + ("-L" if scales == ["L"] else ""))
     Path(f"{stem}.json").write_text(json.dumps(doc, indent=1, ensure_ascii=False), encoding="utf-8")
     md = markdown(doc)
     Path(f"{stem}.md").write_text(md, encoding="utf-8")
