@@ -97,6 +97,7 @@ class Context:
         for row in self.rows.get("econ_checks", []):
             self.econ[row.get("archive_no")].setdefault(row.get("item"), row)
         self.payments = self.rows.get("payments", [])
+        self._by_category: dict[str, list[dict]] = {}
         self.payments_by_id: dict[str, list[dict]] = defaultdict(list)
         self.payment_by_no: dict[str, dict] = {}
         for p in self.payments:
@@ -120,8 +121,11 @@ class Context:
         return self.unit.get("unit_name") or self.unit.get("unit_code") or ""
 
     def category_payments(self, category: str) -> list[dict]:
-        cats = PROJECT_CATEGORIES.get(category, (category,))
-        return [p for p in self.payments if p.get("category") in cats]
+        """The payments of a project (read-only: one list per category, shared by the facts)."""
+        if category not in self._by_category:
+            cats = PROJECT_CATEGORIES.get(category, (category,))
+            self._by_category[category] = [p for p in self.payments if p.get("category") in cats]
+        return self._by_category[category]
 
     def latest_record(self, id_number: str) -> dict | None:
         recs = self.archive_by_id.get(id_number) or []
