@@ -247,16 +247,22 @@ _FAST_DATE = (
     r"|年([0-9]{1,2})月([0-9]{1,2})日"
     r")$"
 )
-# unmatched alternatives expand to "": exactly one month and one day group is non-empty
-_FAST_DATE_TO = "${1}-${2}${4}${6}${8}${10}-${3}${5}${7}${9}${11}"
 
 
 def parse_date_fast(e: pl.Expr | str) -> pl.Expr:
+    """The written forms of ``_FAST_DATE`` (a match test, no capture groups): the time part
+    dropped, the separators made dashes, then one date conversion; ``20190305`` by its own."""
     s = _col(e)
-    d = (
-        pl.when(s.str.contains(_FAST_DATE))
-        .then(s.str.replace(_FAST_DATE, _FAST_DATE_TO))
-        .str.to_date("%Y-%m-%d", strict=False)
+    dashed = (
+        s.str.replace(r" .*$", "")
+        .str.replace_many(["年", "月", "/", "."], ["-", "-", "-", "-"])
+        .str.strip_suffix("日")
+    )
+    d = pl.when(s.str.contains(_FAST_DATE)).then(
+        pl.coalesce(
+            dashed.str.to_date("%Y-%m-%d", strict=False),
+            s.str.to_date("%Y%m%d", strict=False),
+        )
     )
     return pl.when(d.dt.year().is_between(1900, 2100)).then(d)
 
@@ -275,5 +281,37 @@ def parse_int_fast(e: pl.Expr | str) -> pl.Expr:
     return _col(e).str.extract(r"^(-?[0-9]{1,18})(?:\.0*)?$", 1).cast(pl.Int64)
 
 
-FAST_PARSERS = {"date": parse_date_fast, "amount": parse_amount_fast, "int": parse_int_fast}
-FULL_PARSERS = {"date": parse_date, "amount": parse_amount, "int": parse_int}
+def normalise_id_fast(e: pl.Expr | str) -> pl.Expr:
+    """An ID written plainly (17 ASCII digits and a digit, X or x) is its own normal form."""
+    s = _col(e)
+    return pl.when(s.str.contains(r"^[0-9]{17}[0-9Xx]$")).then(
+        s.str.replace("x", "X", literal=True)
+    )
+
+
+def normalise_phone_fast(e: pl.Expr | str) -> pl.Expr:
+    """A mobile number written plainly (11 ASCII digits from 1) is its own normal form."""
+    s = _col(e)
+    return pl.when(s.str.contains(r"^1[0-9]{10}$")).then(s)
+
+
+def may_look_scientific(e: pl.Expr | str) -> pl.Expr:
+    """False only where ``looks_scientific`` is surely False: ASCII text without e or E (NFKC
+    changes no ASCII text, and the pattern needs an e)."""
+    return _col(e).str.contains(r"[eE]|[^\x00-\x7f]").fill_null(False)
+
+
+FAST_PARSERS = {
+    "date": parse_date_fast,
+    "amount": parse_amount_fast,
+    "int": parse_int_fast,
+    "id": normalise_id_fast,
+    "phone": normalise_phone_fast,
+}
+FULL_PARSERS = {
+    "date": parse_date,
+    "amount": parse_amount,
+    "int": parse_int,
+    "id": normalise_id,
+    "phone": normalise_phone,
+}

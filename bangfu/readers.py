@@ -9,6 +9,7 @@ exactly one quarantine row. Nothing here imports Dagster.
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import io
 import logging
@@ -544,6 +545,9 @@ def _format_number(v: float) -> str:
     return repr(v)
 
 
+_TEXT_ERROR = ("Expected duration but got 'String(\"", "\")'")
+
+
 def _restore_id_text(
     df: pl.DataFrame, id_cols: list[int], errors: fastexcel.CellErrors | None
 ) -> pl.DataFrame | None:
@@ -552,29 +556,45 @@ def _restore_id_text(
     (``String("…")`` or ``Float(1.2e17)``). Text cells are restored as written; any other cell
     (a number, a date) is shown as its value and flagged ``n<j>``."""
     errs = errors.errors if errors is not None else []
-    positions = [e.offset_position for e in errs]
-    ef = (
-        pl.DataFrame(
-            {
-                "row": [p[0] for p in positions],
-                "col": [p[1] for p in positions],
-                "detail": [e.detail for e in errs],
-            },
-            schema={"row": pl.Int64, "col": pl.Int64, "detail": pl.String},
-        )
-        .with_columns(inner=pl.col("detail").str.extract(r"(?s)^Expected \w+ but got '(.*?)'?$", 1))
+    rows, cols = (
+        (list(v) for v in zip(*(e.offset_position for e in errs), strict=True))
+        if errs
+        else ([], [])
+    )
+    ef = pl.DataFrame(
+        {"row": rows, "col": cols, "detail": [e.detail for e in errs]},
+        schema={"row": pl.Int64, "col": pl.Int64, "detail": pl.String},
+    )
+    # nearly every error is a text cell: its text is cut out of the message without a regex;
+    # the rest (numbers, booleans, anything unexpected) go through the general patterns
+    head, tail = _TEXT_ERROR
+    d = pl.col("detail")
+    is_text = (d.str.len_bytes() >= len(head) + len(tail)) & d.str.starts_with(head)
+    is_text = is_text & d.str.ends_with(tail)
+    text_rows = ef.filter(is_text).select(
+        "row",
+        "col",
+        inner=pl.lit(None, pl.String),
+        text=d.str.slice(len(head)).str.strip_suffix(tail),
+        number=pl.lit(None, pl.String),
+    )
+    other = (
+        ef.filter(~is_text)
+        .select("row", "col", inner=d.str.extract(r"(?s)^Expected \w+ but got '(.*?)'?$", 1))
         .with_columns(
             text=pl.col("inner").str.extract(r'(?s)^String\("(.*)"\)$', 1),
             number=pl.col("inner").str.extract(r"^(?:Float|Int)\((.*)\)$", 1),
         )
     )
+    ef = pl.concat([text_rows, other], how="vertical")
     out = []
     for j in id_cols:
         sub = ef.filter(pl.col("col") == j, pl.col("row") < df.height)
         text = sub["text"]
-        escaped = text.str.contains("\\\\").fill_null(False)
+        escaped = text.str.contains("\\", literal=True).fill_null(False)
         if escaped.any():
-            text = text.zip_with(~escaped, text.map_elements(_rust_unescape, pl.String))
+            at = escaped.arg_true()
+            text = text.scatter(at, text.gather(at).map_elements(_rust_unescape, pl.String))
         number = sub["number"].cast(pl.Float64, strict=False)
         shown_number = (
             number.map_elements(_format_number, pl.String)
@@ -731,7 +751,27 @@ def _to_piece(raw: _Raw, spec: SheetSpec, ctx: _Context) -> _Piece:
     """Stage 1's last step, one polars query per sheet: body rows, blank/total flags (over every
     cell, contract column or not), the contract's columns under their canonical names."""
     df = raw.frame
-    cell_cols = [c for c in df.columns if re.fullmatch(r"c[0-9]+", c)]
+    cell_cols = tuple(c for c in df.columns if _CELL_COL.fullmatch(c))
+    flags = tuple(c for c in df.columns if _FLAG_COL.fullmatch(c))
+    exprs = _piece_exprs(spec, cell_cols, flags, tuple(sorted(raw.mapping.items())))
+    frame = df.lazy().filter(pl.col("__row") > raw.header_row).select(exprs).collect()
+    return _Piece(spec, ctx, frame, raw.header_row, list(raw.warnings))
+
+
+_CELL_COL = re.compile(r"c[0-9]+")
+_FLAG_COL = re.compile(r"n[0-9]+")
+
+
+@functools.lru_cache(maxsize=1024)
+def _piece_exprs(
+    spec: SheetSpec,
+    cell_cols: tuple[str, ...],
+    flags: tuple[str, ...],
+    mapping: tuple[tuple[str, int], ...],
+) -> list[pl.Expr]:
+    """The select of _to_piece; built once per sheet kind and layout (thousands of sheets share
+    a handful of layouts, and building the expressions costs more than running them)."""
+    where = dict(mapping)
     filled = [P.has_content(c) for c in cell_cols]
     if filled:
         first = pl.coalesce(
@@ -744,15 +784,14 @@ def _to_piece(raw: _Raw, spec: SheetSpec, ctx: _Context) -> _Piece:
     cols: list[pl.Expr] = [pl.col("__row").cast(pl.Int64), skip.alias("__skip")]
     nums: list[pl.Expr] = []
     for col in spec.columns:
-        j = raw.mapping.get(col.name)
+        j = where.get(col.name)
         src = pl.col(f"c{j}").cast(pl.String) if j is not None else pl.lit(None, pl.String)
         cols.append(src.alias(f"__raw_{col.name}"))
         if col.kind == "id":
             flag = f"n{j}"
-            num = pl.col(flag).fill_null(False) if flag in df.columns else pl.lit(False)
+            num = pl.col(flag).fill_null(False) if flag in flags else pl.lit(False)
             nums.append(num.alias(f"__num_{col.name}"))
-    frame = df.lazy().filter(pl.col("__row") > raw.header_row).select(*cols, *nums).collect()
-    return _Piece(spec, ctx, frame, raw.header_row, list(raw.warnings))
+    return [*cols, *nums]
 
 
 def _gather(values: list, dtype: pl.DataType) -> pl.Expr:
@@ -791,10 +830,19 @@ def _process_pieces(spec: SheetSpec, pieces: list[_Piece]) -> list[SheetResult]:
         if (spec.key, col.name) in _AMOUNT_ZERO_WHEN_EMPTY:
             value = value.fill_null(pl.when(P.is_blank(src)).then(pl.lit(0.0)))
         values.append(value.alias(col.name))
-    parsed = body.with_columns(values)
+    parsed = body.lazy().with_columns(values).collect()  # lazy: common subexpressions once
     parsed = _full_parse_remainder(parsed, spec)
 
     # stage 2: per-column parse errors, from the raw and the parsed value
+    parsed = parsed.with_columns(
+        _on_rows(
+            parsed, P.may_look_scientific(f"__raw_{c.name}"), P.looks_scientific(f"__raw_{c.name}")
+        )
+        .fill_null(False)
+        .alias(f"__sci_{c.name}")
+        for c in spec.columns
+        if c.kind == "id"
+    )
     errors: list[pl.Expr] = []
     for col in spec.columns:
         src, value = pl.col(f"__raw_{col.name}"), pl.col(col.name)
@@ -805,7 +853,7 @@ def _process_pieces(spec: SheetSpec, pieces: list[_Piece]) -> list[SheetResult]:
             err = err.when(pl.col(f"__num_{col.name}")).then(
                 pl.lit("身份证号以数字格式存储，位数已丢失，应以文本录入")
             )
-            err = err.when(P.looks_scientific(src)).then(
+            err = err.when(pl.col(f"__sci_{col.name}")).then(
                 pl.lit("身份证号为科学计数法，位数已丢失，应以文本录入")
             )
         if col.kind in _PARSE_REASONS:
@@ -813,7 +861,7 @@ def _process_pieces(spec: SheetSpec, pieces: list[_Piece]) -> list[SheetResult]:
                 pl.lit(_PARSE_REASONS[col.kind])
             )
         errors.append(err.otherwise(None).alias(f"__err_{col.name}"))
-    err_frame = parsed.select("__i", *errors)
+    err_frame = parsed.lazy().select("__i", *errors).collect()
 
     # schema failures on the parsed values (parse failures were nulled; their reason wins)
     fails = _schema_failures(parsed.select(spec.names), spec)
@@ -949,6 +997,17 @@ def _split(frame: pl.DataFrame, n: int) -> list[pl.DataFrame]:
     parts = frame.partition_by("__s", as_dict=True, include_key=False, maintain_order=True)
     empty = frame.clear().drop("__s")
     return [parts.get((k,), empty) for k in range(n)]
+
+
+def _on_rows(frame: pl.DataFrame, where: pl.Expr, expr: pl.Expr) -> pl.Series:
+    """``expr`` over ``frame`` evaluated only on the rows ``where`` holds (null elsewhere): for a
+    costly expression that a cheap test shows is needed on few rows."""
+    mask = frame.select(where.fill_null(False)).to_series()
+    at = mask.arg_true()
+    out = frame.clear(1).select(expr).to_series().clear(frame.height)
+    if at.len():
+        out = out.scatter(at, frame[at].select(expr).to_series())
+    return out
 
 
 def _full_parse_remainder(parsed: pl.DataFrame, spec: SheetSpec) -> pl.DataFrame:
