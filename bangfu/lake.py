@@ -7,14 +7,19 @@ Layout: ``<data>/lake/<dataset>/year=<Y>/unit=<code>/data.parquet`` where datase
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import socket
 import tempfile
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
 import polars as pl
 
 FILE_NAME = "data.parquet"
+# A temporary file is older than this only when its writer died (one write takes seconds).
+STALE_TEMP_SECONDS = 3600
 
 
 class Lake:
@@ -33,7 +38,7 @@ class Lake:
     def write(self, dataset: str, year: int, unit_code: str, frame: pl.DataFrame) -> Path:
         """Write then rename: a reader sees the old file or the new one, never half of one."""
         self._private_root()
-        return _atomic_write(self.path(dataset, year, unit_code), frame)
+        return _atomic_write(self.path(dataset, year, unit_code), frame, dataset)
 
     def single_path(self, dataset: str) -> Path:
         return self.root / dataset / FILE_NAME
@@ -41,7 +46,7 @@ class Lake:
     def write_single(self, dataset: str, frame: pl.DataFrame) -> Path:
         """An unpartitioned dataset (the reference files)."""
         self._private_root()
-        return _atomic_write(self.single_path(dataset), frame)
+        return _atomic_write(self.single_path(dataset), frame, dataset)
 
     def read_single(self, dataset: str) -> pl.DataFrame | None:
         path = self.single_path(dataset)
@@ -89,16 +94,95 @@ class Lake:
         return self.path(dataset, year, unit_code).exists()
 
 
-def _atomic_write(target: Path, frame: pl.DataFrame) -> Path:
+def _atomic_write(target: Path, frame: pl.DataFrame, dataset: str) -> Path:
     """Write then rename: a reader sees the old file or the new one, never half of one."""
     target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".parquet", dir=target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(target), suffix=".tmp", dir=target.parent)
     os.close(fd)
     try:
         frame.write_parquet(tmp, compression="zstd", statistics=True)
         os.chmod(tmp, 0o600)
+        pause_point(f"lake:{dataset}")
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return target
+
+
+# ---------------------------------------------------------------- temporary files
+# ``.data.parquet.<host>.<pid>.<random>.tmp``: hidden, and not ``*.parquet``, so a reader globbing
+# ``lake/**/*.parquet`` (DuckDB, polars, an auditor's script) never picks up a file being
+# written; the host and process id let ``sweep_stale_temp`` tell a dead writer's leftover (after a
+# kill -9 or a power cut) from a file another process is writing right now.
+_TEMP_RE = re.compile(r"^\.(?P<name>.+)\.(?P<host>[A-Za-z0-9-]+)\.(?P<pid>[0-9]+)\.[^.]+\.tmp$")
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname()) or "host"
+
+
+def temp_prefix(target: Path) -> str:
+    """mkstemp prefix for a temporary file beside ``target`` (use with suffix=".tmp")."""
+    return f".{Path(target).name}.{_host()}.{os.getpid()}."
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_stale_temp(roots: Iterable[Path], *, max_age: float = STALE_TEMP_SECONDS) -> list[Path]:
+    """Remove the temporary files dead writers left under ``roots`` (a run killed mid-write).
+
+    A temporary file is stale when it names this host and a process that no longer exists, or
+    when it is older than ``max_age`` seconds (another host's, or an older naming). Files other
+    processes are writing now are left alone. Returns what was removed."""
+    host, now_ = _host(), time.time()
+    removed: list[Path] = []
+    for root in roots:
+        root = Path(root)
+        if not root.is_dir():
+            continue
+        for path in root.rglob(".*.tmp"):
+            m = _TEMP_RE.match(path.name)
+            try:
+                old = now_ - path.lstat().st_mtime > max_age
+            except FileNotFoundError:  # its writer just renamed it into place
+                continue
+            dead = m is not None and m["host"] == host and not _pid_alive(int(m["pid"]))
+            if dead or old:
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed
+
+
+# ---------------------------------------------------------------- fault-injection hook
+# FOR TESTS ONLY (tests/test_faults.py, tests/test_concurrency.py). When the environment holds
+# BANGFU_TEST_PAUSE_AT="<point>=<flag file>", the first time this process reaches <point> it
+# writes its pid to <flag file> and waits until the test deletes that file (or kills the
+# process): a deterministic place to kill -9 a run or to drop its database connection. Points:
+# "lake:<dataset>" (temporary Parquet written, not yet renamed into place) and
+# "warehouse:<table>" (inside Warehouse.replace's transaction, that table's rows deleted and
+# inserted, not committed). Unset — always, outside those tests — it costs one dict lookup.
+PAUSE_ENV = "BANGFU_TEST_PAUSE_AT"
+_paused: set[str] = set()
+
+
+def pause_point(point: str) -> None:
+    spec = os.environ.get(PAUSE_ENV)
+    if not spec:
+        return
+    want, _, flag = spec.partition("=")
+    if want != point or spec in _paused or not flag:
+        return
+    _paused.add(spec)
+    Path(flag).write_text(str(os.getpid()), encoding="utf-8")
+    deadline = time.monotonic() + 600
+    while os.path.exists(flag) and time.monotonic() < deadline:
+        time.sleep(0.02)

@@ -25,7 +25,7 @@ from dagster._core.storage.tags import (
 
 from assets.partitions import multi_key, units_partitions, years_partitions
 from bangfu.ingest import LandingScan
-from bangfu.lake import Lake
+from bangfu.lake import Lake, sweep_stale_temp
 from pipelines import definitions
 from warehouse import tables
 from warehouse.store import Warehouse, default_url
@@ -149,6 +149,14 @@ def _run_pipeline(
         dagster_home(data)
         instance = dg.DagsterInstance.get()
     with data_lock(data, echo):
+        # under the lock: temporary files a killed run left in the lake and the outputs
+        # (never a live writer's: see sweep_stale_temp; never the landing folder)
+        outputs = ("lake", "workbooks", "reports", "quality")
+        stale = sweep_stale_temp([data / name for name in outputs])
+        if stale:
+            echo(
+                f"已清除上次中断留下的临时文件 {len(stale)} 个 / removed {len(stale)} stale temp files"
+            )
         return _locked(landing, data, instance, years, units, settings_overrides, echo)
 
 

@@ -21,6 +21,7 @@ from bangfu.forms.facts import Context, Subject, compute, subjects
 from bangfu.forms.layouts import FORMS, Each, F, Layout, S
 from bangfu.forms.writer import Block, Cell, write_sheet
 from bangfu.frames import FINDINGS_SCHEMA
+from bangfu.lake import temp_prefix
 
 INDEX_SHEET = "目录"
 WORKPAPER_SHEET = "一 审计工作底稿"
@@ -293,7 +294,8 @@ def _household_summary(layout: Layout, subs: list[Subject], sample_size: int, se
 def atomic_save(out_path: Path, save) -> None:
     """Call ``save(tmp_path)`` for a temp file beside ``out_path``, then move it into place."""
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".tmp", dir=out_path.parent)
+    # named for its host and process: bangfu.lake.sweep_stale_temp removes it if we get killed
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(out_path), suffix=".tmp", dir=out_path.parent)
     os.close(fd)
     try:
         save(tmp)
