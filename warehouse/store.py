@@ -13,13 +13,31 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
-from sqlalchemy import Engine, Table, and_, create_engine, delete, event, select
+from sqlalchemy import Engine, Table, and_, create_engine, delete, event, select, text
 from sqlalchemy.engine import make_url
 
+from bangfu.lake import pause_point
 from warehouse import tables
 
 WAREHOUSE_URL_ENV = "BANGFU_WAREHOUSE_URL"
 _INSERT_BATCH = 5_000
+# The order read() returns rows in. Neither SQLite nor PostgreSQL promises one without ORDER BY,
+# and PostgreSQL's changes as rows are deleted and re-inserted, so a workbook listing findings
+# in the order they were read differed between the backends (and could between two runs).
+# Sorted in polars (byte order, not the database's collation): these columns first — for
+# findings, the order each rule writes its own rows in — then every other column.
+_READ_ORDER = {
+    "findings": (
+        "year",
+        "unit_code",
+        "rule_code",
+        "source_sheet",
+        "source_row",
+        "payment_no",
+        "archive_no",
+        "voucher_no",
+    ),
+}
 
 
 def default_url(data_dir: Path) -> str:
@@ -83,13 +101,29 @@ class Warehouse:
 
     # ------------------------------------------------------------------ writes
     def replace(self, replacements: Sequence[Replacement]) -> None:
-        """Apply every replacement in ONE transaction: a reader sees all old rows or all new."""
+        """Apply every replacement in ONE transaction: a reader sees all old rows or all new.
+
+        Concurrent writers are serialised per table. SQLite does it by itself (one writer per
+        database; the transaction's first statement is a write). PostgreSQL does not: under READ
+        COMMITTED two transactions replacing the same rows (two runs over one year's roll-ups,
+        or the run_settings rows every findings write replaces) would each delete only the rows
+        committed before they started and both insert — duplicate findings, or a unique
+        violation that fails the second run. So each transaction first locks the tables it
+        writes, in name order (no deadlock), in SHARE ROW EXCLUSIVE mode: other writers of
+        those tables wait, readers never do."""
         with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                prep = conn.dialect.identifier_preparer
+                for table in sorted({r.table for r in replacements}, key=lambda t: t.name):
+                    conn.execute(
+                        text(f"LOCK TABLE {prep.format_table(table)} IN SHARE ROW EXCLUSIVE MODE")
+                    )
             for r in replacements:
                 conn.execute(delete(r.table).where(r.where_clause()))
                 rows = r.rows()
                 for start in range(0, len(rows), _INSERT_BATCH):
                     conn.execute(r.table.insert(), rows[start : start + _INSERT_BATCH])
+                pause_point(f"warehouse:{r.table.name}")  # tests only (bangfu.lake.pause_point)
 
     # ------------------------------------------------------------------ reads
     def read(self, table: Table, **equals) -> pl.DataFrame:
@@ -109,7 +143,9 @@ class Warehouse:
         if not rows:
             return pl.DataFrame(schema={c: pl.String for c in cols}).clear()
         # Row-oriented construction straight from the tuples: no dict per row.
-        return pl.DataFrame(rows, schema=cols, orient="row", infer_schema_length=None)
+        frame = pl.DataFrame(rows, schema=cols, orient="row", infer_schema_length=None)
+        lead = [c for c in _READ_ORDER.get(table.name, ()) if c in cols]
+        return frame.sort([*lead, *(c for c in cols if c not in lead)], nulls_last=True)
 
     def count(self, table: Table, **equals) -> int:
         return self.read(table, **equals).height
