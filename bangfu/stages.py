@@ -35,6 +35,7 @@ from sqlalchemy import func, select
 from bangfu import rules
 from bangfu.frames import sheet_schema
 from bangfu.lake import Lake
+from bangfu.parse import mask_ids_in_text
 from bangfu.settings import AuditSettings
 from bangfu.sheets import LEDGER_SHEETS, SHEETS_BY_KEY
 from warehouse import tables
@@ -416,7 +417,8 @@ def workers_default() -> int:
 
 
 class OutputError(RuntimeError):
-    """Writing the files of some (year, unit) partitions failed; the message names them."""
+    """Writing the files of some (year, unit) partitions failed; the message names them (ID
+    numbers in the underlying errors masked)."""
 
     def __init__(self, failures: list[tuple[int, str, str]]):
         self.failures = failures
@@ -594,7 +596,7 @@ def run_workbooks(
             msg = str(exc) or type(exc).__name__
             if not msg.startswith(f"{task.year} {unit}"):
                 msg = f"{task.year} {unit}: {type(exc).__name__}: {msg}"
-            failures.append((task.year, unit, msg))
+            failures.append((task.year, unit, mask_ids_in_text(msg)))
         else:
             assert res is not None
             outcome.written += 1

@@ -1182,16 +1182,17 @@ def test_stages_in_chunks_equal_the_whole_year(tmp_path, world, monkeypatch):
 
 
 def test_workbook_pool_names_the_failed_unit_and_writes_the_others(tmp_path, world):
-    """A unit whose report cannot be written fails alone, named; the others' files are written
-    (in a spawned worker pool as in the asset, and in-process with one worker)."""
+    """A unit whose report cannot be written fails alone, named (personal data masked); the
+    others' files are written (in a spawned worker pool as in the asset, and in-process)."""
     from bangfu import stages
 
     lake, wh, present = _lake_world(tmp_path, world)
     bad, good = present[0], present[1:3]
-    (tmp_path / "blocker").write_text("a file where a folder is wanted")
+    blocker = I[1]  # named like an ID number: the error quoting the path must mask it
+    (tmp_path / blocker).write_text("a file where a folder is wanted")
 
     def path(year, unit):
-        folder = tmp_path / ("blocker" if unit == bad else "reports") / str(year)
+        folder = tmp_path / (blocker if unit == bad else "reports") / str(year)
         return folder / f"{unit}.docx"
 
     for workers in (2, 1):
@@ -1210,6 +1211,7 @@ def test_workbook_pool_names_the_failed_unit_and_writes_the_others(tmp_path, wor
                 on_unit=lambda y, u, res, written=written: written.append(u),
             )
         assert f"{YEAR} {bad}" in str(err.value)
+        assert blocker not in str(err.value) and blocker[:6] + "********" in str(err.value)
         assert [f[1] for f in err.value.failures] == [bad]
         assert sorted(written) == good
         assert sorted(p.stem for p in (tmp_path / "reports").glob("*/*.docx")) == good
