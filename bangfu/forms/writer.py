@@ -17,6 +17,7 @@ import math
 import re
 from copy import copy
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from openpyxl.cell import WriteOnlyCell
@@ -96,6 +97,7 @@ def _units(text: str) -> float:
     return (20 * wide + 11 * (len(text) - wide)) / 10
 
 
+@lru_cache(maxsize=8192, typed=True)  # labels repeat for every household of a form
 def _lines(text: Any, width: float) -> int:
     if text is None or text == "":
         return 1
