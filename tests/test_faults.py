@@ -75,7 +75,7 @@ class Reader(threading.Thread):
                 self._read(p, lambda p: pl.read_parquet(p))
             for p in list((self.data / "workbooks").rglob("*.xlsx")):
                 self._read(p, lambda p: zipfile.ZipFile(p).testzip())
-            time.sleep(0.05)
+            time.sleep(0.2)
 
     def _read(self, path, read):
         try:
@@ -282,3 +282,34 @@ def test_read_order_does_not_depend_on_write_order(tmp_path):
         got.append(wh.read(tables.findings)["finding_id"].to_list())
         wh.dispose()
     assert got[0] == got[1] == ["f2", "f4", "f3", "f1"]  # by rule, then source row (nulls last)
+
+
+def test_a_failed_warehouse_write_names_no_personal_data(tmp_path):
+    """A statement that fails (here NOT NULL) is reported without the rows' values: the error
+    text goes to Dagster's event log and to `bangfu run`'s output."""
+    from sqlalchemy.exc import IntegrityError
+
+    from warehouse import tables
+    from warehouse.store import Replacement, Warehouse
+
+    wh = Warehouse(f"sqlite:///{tmp_path / 'w.db'}")
+    wh.create_all()
+    bad = pl.DataFrame(
+        {
+            "year": [2019],
+            "unit_code": ["330102"],
+            "rule_code": ["PAY_CASH"],
+            "severity": ["高"],
+            "id_number": ["33010219800101123X"],
+            "detail": [None],  # NOT NULL
+            "basis": ["x"],
+            "finding_id": ["f1"],
+            "settings_hash": ["h"],
+        },
+        schema_overrides={"detail": pl.String},
+    )
+    with pytest.raises(IntegrityError) as info:
+        wh.replace([Replacement(tables.findings, {"year": 2019}, bad, stamp={"stage": "unit"})])
+    wh.dispose()
+    assert "NOT NULL" in str(info.value)
+    assert "33010219800101123X" not in str(info.value)

@@ -71,8 +71,10 @@ class Warehouse:
     def engine(self) -> Engine:
         if self._engine is None:
             url = _normalise_url(self.url)
+            # hide_parameters: a failed statement's error (which Dagster keeps in its event log
+            # and `bangfu run` prints) must not carry the rows' values — ID numbers, phones.
             if url.startswith("sqlite"):
-                engine = create_engine(url, connect_args={"timeout": 60})
+                engine = create_engine(url, connect_args={"timeout": 60}, hide_parameters=True)
 
                 @event.listens_for(engine, "connect")
                 def _sqlite_pragmas(dbapi_conn, _record):  # WAL: readers never block the writer
@@ -82,7 +84,7 @@ class Warehouse:
                     cur.close()
 
             else:
-                engine = create_engine(url, pool_pre_ping=True)
+                engine = create_engine(url, pool_pre_ping=True, hide_parameters=True)
             self._engine = engine
         return self._engine
 
