@@ -7,6 +7,7 @@ once per ranged run); ``ingest_unit_year`` is the same over one partition. Tests
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +18,9 @@ from bangfu.lake import Lake
 from bangfu.sheets import LEDGER_SHEETS
 from warehouse import tables
 from warehouse.store import Replacement, Warehouse, now
+
+LAKE_WRITERS = 2  # threads writing lake Parquet files
+_Group = list[tuple["_Written", Future]]  # written partitions and their lake writes
 
 
 @dataclass
@@ -107,31 +111,18 @@ def ingest_partitions(
     """Ingest many (year, unit) partitions at once; outcomes in ``keys`` order.
 
     The ledgers are read in batches (readers.read_ledgers: per file, then one parse and
-    validation per sheet kind over the batch). Each partition's lake files are replaced, and each
-    batch's warehouse rows are replaced in ONE transaction (one delete + insert per partition and
+    validation per sheet kind over the batch). Each partition's lake files are replaced (by
+    threads, while the next batch is read), and each batch's warehouse rows are replaced in ONE
+    transaction (one delete + insert per partition and
     table inside it, so every partition is replaced whole). Never raises for bad input: a
     rejected file is recorded (rejected_files), its lake partitions removed, the outcome says why;
     the other partitions of the batch are not touched by it. ``on_outcome`` is called once per
     partition as soon as it is written (progress, Dagster metadata)."""
     landing = Path(landing)
     outcomes: dict[tuple[int, str], IngestOutcome] = {}
-    pending: list[_Written] = []
-
-    def finish(written: _Written) -> None:
-        _write_lake(lake, written)
-        pending.append(written)
-
-    def flush() -> None:
-        if not pending:
-            return
-        _write_warehouse(warehouse, pending)
-        for w in pending:
-            outcomes[(w.outcome.year, w.outcome.unit_code)] = w.outcome
-            if on_outcome is not None:
-                on_outcome(w.outcome)
-        pending.clear()
 
     to_read: list[readers.LedgerFile] = []
+    first: list[_Written] = []
     for year, unit_code in dict.fromkeys(keys):
         key = (year, unit_code)
         outcome = IngestOutcome(year=year, unit_code=unit_code, status="missing")
@@ -142,23 +133,44 @@ def ingest_partitions(
                 {"year": year, "unit_code": unit_code, "source_file": r.path, "reason": r.message}
                 for r in scan.rejections[key]
             ]
-            finish(_Written(outcome, rejected_rows=rows))
+            first.append(_Written(outcome, rejected_rows=rows))
         elif key in scan.files:
             to_read.append(scan.files[key])
         else:
-            finish(_Written(outcome))
-    flush()
+            first.append(_Written(outcome))
 
-    for batch in readers.read_ledgers(
-        to_read,
-        landing=landing,
-        max_uncompressed_bytes=max_uncompressed_bytes,
-        workers=workers,
-        batch_rows=batch_rows,
-    ):
-        for lf, result in batch:
-            finish(_written_from_result(lf, result, landing))
-        flush()
+    # Lake files are written by threads (polars writes Parquet without the GIL) while the next
+    # batch is parsed and validated; a batch's warehouse rows and outcomes follow once its
+    # files are all written.
+    with ThreadPoolExecutor(LAKE_WRITERS, thread_name_prefix="bangfu-lake") as pool:
+
+        def submit(written: list[_Written]) -> _Group:
+            return [(w, pool.submit(_write_lake, lake, w)) for w in written]
+
+        def settle(done: _Group) -> None:
+            if not done:
+                return
+            for _w, future in done:
+                future.result()
+            _write_warehouse(warehouse, [w for w, _f in done])
+            for w, _f in done:
+                outcomes[(w.outcome.year, w.outcome.unit_code)] = w.outcome
+                if on_outcome is not None:
+                    on_outcome(w.outcome)
+
+        settle(submit(first))
+        previous: _Group = []
+        for batch in readers.read_ledgers(
+            to_read,
+            landing=landing,
+            max_uncompressed_bytes=max_uncompressed_bytes,
+            workers=workers,
+            batch_rows=batch_rows,
+        ):
+            current = submit([_written_from_result(lf, result, landing) for lf, result in batch])
+            settle(previous)
+            previous = current
+        settle(previous)
     return [outcomes[k] for k in dict.fromkeys(keys)]
 
 
