@@ -273,6 +273,8 @@ def _csv_frame_fast(text: str) -> pl.DataFrame | None:
     1 + the line breaks inside its quoted fields."""
     if not text or text.count("\r") != text.count("\r\n"):
         return None
+    if text.startswith("\ufeff"):  # polars drops a leading BOM, the csv module keeps it
+        return None
     if '"' in text and not pl.Series([text]).str.contains(_WELL_QUOTED_CSV)[0]:
         return None
     data = text.encode("utf-8")

@@ -605,3 +605,82 @@ def test_fallback_path_gives_the_same_result(landing, monkeypatch):
     for key in fast.sheets:
         assert slow.sheets[key].frame.equals(fast.sheets[key].frame)
         assert slow.sheets[key].quarantine.equals(fast.sheets[key].quarantine)
+
+
+# --------------------------------------------------------------------------- CSV: two parsers
+def _csv_module_frame(text: str) -> pl.DataFrame:
+    """The csv module's reading, trailing all-empty columns dropped (they carry nothing)."""
+    ref = R._raw_from_rows(*R._csv_rows(text))
+    cells = [c for c in ref.columns if c != "__row"]
+    while cells and ref[cells[-1]].null_count() == ref.height:
+        cells.pop()
+    return ref.select(*cells, "__row")
+
+
+WELL_QUOTED_CSV = [
+    '标题\n\n序号,姓名,金额\n1,张三,"1,234.50"\n2,"李\n四",5\n,,\n\n3,王五,6,多余\n',
+    'a,"b ""q"" c",d\r\n"e\r\nf",,\r\n\r\n"",x\r\n',
+    "only\n",
+    "\n\n\n",
+    "x,y\nlast line without newline",
+    '"合计",,"1"\n  ,\u3000,\n',
+]
+
+
+@pytest.mark.parametrize("text", WELL_QUOTED_CSV)
+def test_csv_polars_path_splits_like_the_csv_module(text):
+    fast = R._csv_frame_fast(text)
+    assert fast is not None, "well-quoted CSV should take the polars path"
+    assert fast.equals(_csv_module_frame(text)), (fast, _csv_module_frame(text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'a,b"c,d\n',  # a quote inside a bare field
+        '"abc"def,g\n',  # text after a closing quote
+        '"""\n',  # unterminated
+        "a\rb,c\n",  # a lone carriage return ends a line for the csv module only
+        "\ufeffa,b\n",  # polars would drop the BOM
+        ",".join(["v"] * 300) + "\n",  # wider than the polars schemas tried
+    ],
+)
+def test_csv_polars_path_declines_what_it_could_split_otherwise(text):
+    assert R._csv_frame_fast(text) is None
+    assert R._csv_frame(text).equals(R._raw_from_rows(*R._csv_rows(text)))
+
+
+# --------------------------------------------------------------------------- ID cells restored
+def test_id_cells_restored_exactly_from_cell_errors(tmp_path):
+    texts = [
+        'a\\b"c\n',
+        'String(")',
+        "x')'",
+        "'",
+        " ",
+        "😀中",
+        "\\u{41}",
+        "\")'",
+        "11010519491231002x",
+    ]
+    path = tmp_path / "ids.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("s")
+    ws.write_row(0, 0, ["序号", "身份证号"])
+    for i, t in enumerate(texts, start=1):
+        ws.write_number(i, 0, i)
+        ws.write_string(i, 1, t)
+    ws.write_number(len(texts) + 1, 1, 110105194912310021)
+    wb.close()
+    import fastexcel
+
+    sheet = fastexcel.read_excel(path.read_bytes()).load_sheet(
+        "s", header_row=None, dtypes={0: "string", 1: "duration"}, schema_sample_rows=None
+    )
+    rb, errors = sheet.to_arrow_with_errors()
+    df = pl.DataFrame(rb)
+    df = df.rename({c: f"c{j}" for j, c in enumerate(df.columns)})
+    out = R._restore_id_text(df, [1], errors)
+    # the number as the file holds it (15 significant digits, as Excel keeps them)
+    assert out["c1"].to_list() == ["身份证号", *texts, "110105194912310000"]
+    assert out["n1"].to_list() == [False] * (len(texts) + 1) + [True]
