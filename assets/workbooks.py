@@ -5,6 +5,7 @@ import dagster as dg
 from assets import loaders
 from assets.common import OWNER, load_units, progress, unit_year_keys
 from assets.findings import EAGER, unit_findings
+from assets.ingest import _add_partition_metadata as add_partition_metadata
 from assets.metrics import unit_year_metrics
 from assets.partitions import by_year, multi_key, unit_year_partitions
 from bangfu import stages
@@ -37,20 +38,24 @@ def audit_workbooks(
     settings = loaders.settings(audit_settings)
     keys = unit_year_keys(context)
 
+    per_partition: list[tuple[str, dict]] = []
+
     def on_unit(year: int, unit: str, res: dict | None) -> None:
         pk = multi_key(year, unit)
         if res is None:
-            context.add_asset_metadata({"status": "无可用台账，未生成"}, partition_key=pk)
+            per_partition.append((pk, {"status": "无可用台账，未生成"}))
             return
-        context.add_asset_metadata(
-            {
-                "workbook": dg.MetadataValue.path(res["workbook"]),
-                "report": dg.MetadataValue.path(res["report"]),
-                "sheets": res["sheets"],
-                "findings": res["findings"],
-                "evidence_sheets": res["evidence_sheets"],
-            },
-            partition_key=pk,
+        per_partition.append(
+            (
+                pk,
+                {
+                    "workbook": dg.MetadataValue.path(res["workbook"]),
+                    "report": dg.MetadataValue.path(res["report"]),
+                    "sheets": res["sheets"],
+                    "findings": res["findings"],
+                    "evidence_sheets": res["evidence_sheets"],
+                },
+            )
         )
 
     try:
@@ -66,6 +71,8 @@ def audit_workbooks(
         )
     except stages.OutputError as exc:
         raise dg.Failure(description=str(exc)) from exc
+    # one check of the run's keys, not one listing of the whole range per partition
+    add_partition_metadata(context, per_partition)
     return dg.MaterializeResult(
         metadata={"workbooks": out.written, "reports": out.written, "skipped": len(out.skipped)},
         check_results=[
