@@ -528,17 +528,22 @@ def _load_typed(
     sheet = reader.load_sheet(name, header_row=None, dtypes=dtypes, schema_sample_rows=None)
     if not sheet.selected_columns or sheet.selected_columns[0].absolute_index != first_col:
         return None
-    rb, errors = sheet.to_arrow_with_errors()
+    if id_cols:
+        rb, errors = sheet.to_arrow_with_errors()
+    else:  # every column text: nothing can fail to convert
+        rb, errors = sheet.to_arrow(), None
     df = pl.DataFrame(rb)
-    df = df.rename({c: f"c{j}" for j, c in enumerate(df.columns)})
     for j in id_cols:
         if j >= df.width or df.dtypes[j] not in (pl.Duration, pl.Null):
             return None
-    df = df.with_columns(
-        pl.col(c).cast(pl.String) for j, c in enumerate(df.columns) if j not in id_cols
+    df = df.select(
+        *[
+            (pl.col(c) if j in id_cols else pl.col(c).cast(pl.String)).alias(f"c{j}")
+            for j, c in enumerate(df.columns)
+        ],
+        (pl.int_range(pl.len(), dtype=pl.Int64) + first_row).alias("__row"),
     )
-    df = df.with_columns((pl.int_range(pl.len(), dtype=pl.Int64) + first_row).alias("__row"))
-    return _restore_id_text(df, id_cols, errors)
+    return _restore_id_text(df, id_cols, errors) if id_cols else df
 
 
 def _format_number(v: float) -> str:
@@ -623,8 +628,10 @@ def _header_matches(
     raw: pl.DataFrame, header_row: int, mapping: dict[str, int], spec: SheetSpec
 ) -> bool:
     """Does calamine's frame hold the peeked header where we expect it?"""
-    hdr = raw.filter(pl.col("__row") == header_row)
-    if hdr.height != 1:
+    if raw.height == 0 or header_row < raw["__row"][0]:
+        return False
+    hdr = raw.slice(header_row - raw["__row"][0], 1)  # __row counts up from the first row
+    if hdr.height != 1 or hdr["__row"][0] != header_row:
         return False
     aliases = spec.header_aliases()
     for name, j in mapping.items():
