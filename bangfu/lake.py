@@ -118,16 +118,18 @@ def _atomic_write(target: Path, frame: pl.DataFrame, dataset: str) -> Path:
 _TEMP_RE = re.compile(r"^\.(?P<name>.+)\.(?P<host>[A-Za-z0-9-]+)\.(?P<pid>[0-9]+)\.[^.]+\.tmp$")
 
 
-def _host() -> str:
+def host_name() -> str:
+    """This machine's name as it goes into temporary-file names and run tags."""
     return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname()) or "host"
 
 
 def temp_prefix(target: Path) -> str:
     """mkstemp prefix for a temporary file beside ``target`` (use with suffix=".tmp")."""
-    return f".{Path(target).name}.{_host()}.{os.getpid()}."
+    return f".{Path(target).name}.{host_name()}.{os.getpid()}."
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process of this host with that id exists."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -143,7 +145,7 @@ def sweep_stale_temp(roots: Iterable[Path], *, max_age: float = STALE_TEMP_SECON
     A temporary file is stale when it names this host and a process that no longer exists, or
     when it is older than ``max_age`` seconds (another host's, or an older naming). Files other
     processes are writing now are left alone. Returns what was removed."""
-    host, now_ = _host(), time.time()
+    host, now_ = host_name(), time.time()
     removed: list[Path] = []
     for root in roots:
         root = Path(root)
@@ -155,7 +157,7 @@ def sweep_stale_temp(roots: Iterable[Path], *, max_age: float = STALE_TEMP_SECON
                 old = now_ - path.lstat().st_mtime > max_age
             except FileNotFoundError:  # its writer just renamed it into place
                 continue
-            dead = m is not None and m["host"] == host and not _pid_alive(int(m["pid"]))
+            dead = m is not None and m["host"] == host and not pid_alive(int(m["pid"]))
             if dead or old:
                 path.unlink(missing_ok=True)
                 removed.append(path)

@@ -25,7 +25,7 @@ from dagster._core.storage.tags import (
 
 from assets.partitions import multi_key, units_partitions, years_partitions
 from bangfu.ingest import LandingScan
-from bangfu.lake import Lake, sweep_stale_temp
+from bangfu.lake import Lake, host_name, pid_alive, sweep_stale_temp
 from pipelines import definitions
 from warehouse import tables
 from warehouse.store import Warehouse, default_url
@@ -177,10 +177,42 @@ def data_lock(data: Path, echo: Echo):
 
 
 def _locked(landing, data, instance, years, units, settings_overrides, echo) -> RunSummary:
+    orphans = fail_orphaned_runs(instance)
+    if orphans:
+        echo(f"上次中断的 Dagster 运行 {len(orphans)} 个已标记为失败 / marked failed: {orphans}")
     # Dagster keeps the "current" definitions-state storage in a context variable holding a
     # weak reference to whichever instance set it last; point it at ours for this run.
     with set_defs_state_storage(instance.defs_state_storage):
         return _run_stages(landing, data, instance, years, units, settings_overrides, echo)
+
+
+# Every run `bangfu run` starts is tagged with its host and process id, so that a later
+# `bangfu run` can tell a run whose process died (kill -9, power cut: it stays "started" for
+# ever, in the UI and for a queued coordinator's concurrency limit) from one still running.
+HOST_TAG, PID_TAG = "bangfu/host", "bangfu/pid"
+
+
+def fail_orphaned_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Mark failed the unfinished runs that `bangfu run` started on this host in a process that
+    no longer exists; returns their run ids. Runs of live processes, of other hosts and of
+    the daemon are left alone."""
+    unfinished = [
+        dg.DagsterRunStatus.NOT_STARTED,
+        dg.DagsterRunStatus.STARTING,
+        dg.DagsterRunStatus.STARTED,
+    ]
+    runs = instance.get_runs(
+        filters=dg.RunsFilter(statuses=unfinished, tags={HOST_TAG: host_name()})
+    )
+    out = []
+    for run in runs:
+        pid = run.tags.get(PID_TAG, "")
+        if pid.isdigit() and not pid_alive(int(pid)):
+            instance.report_run_failed(
+                run, message=f"运行进程 {pid} 已终止（中断），未完成 / its process {pid} died"
+            )
+            out.append(run.run_id)
+    return out
 
 
 def _run_stages(landing, data, instance, years, units, settings_overrides, echo) -> RunSummary:
@@ -255,6 +287,7 @@ def _run_stages(landing, data, instance, years, units, settings_overrides, echo)
 
 def _execute(defs, job_name, instance, *, tags, run_config):
     job = defs.resolve_job_def(job_name)
+    tags = {**tags, HOST_TAG: host_name(), PID_TAG: str(os.getpid())}
     return job.execute_in_process(
         instance=instance, tags=tags, run_config=run_config, raise_on_error=False
     )

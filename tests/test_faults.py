@@ -16,6 +16,7 @@ import time
 import zipfile
 from pathlib import Path
 
+import dagster as dg
 import polars as pl
 import pytest
 from sqlalchemy import create_engine, text
@@ -118,7 +119,7 @@ def test_kill_9_in_ingestion_findings_and_workbooks_then_rerun(
     proc = start_run(small_landing, data, pause=f"warehouse:findings={flag}")
     wait_for(flag.exists, proc)
     out = kill_group(proc)
-    assert "已清除上次中断留下的临时文件 1 个" in out, out[-2000:]
+    assert f"已清除上次中断留下的临时文件 {len(left)} 个" in out, out[-2000:]
     assert temp_files(data) == []
     ledger_sets = LEDGER_DATASETS
     assert _only(lake_hashes(data), ledger_sets) == _only(want["lake"], ledger_sets)
@@ -143,6 +144,13 @@ def test_kill_9_in_ingestion_findings_and_workbooks_then_rerun(
     # the re-run: everything equals the uninterrupted run's, nothing partial left anywhere
     code, out = finish(start_run(small_landing, data))
     assert code == 0, out[-3000:]
+    # and no killed run is left "started" in the instance: each marked failed
+    instance = dg.DagsterInstance.from_config(str(data / "dagster_home"))
+    status = [r.status for r in instance.get_runs()]
+    instance.dispose()
+    assert "上次中断的 Dagster 运行" in out
+    assert dg.DagsterRunStatus.STARTED not in status
+    assert status.count(dg.DagsterRunStatus.FAILURE) == 3, status
     reader.stop.set()
     reader.join(10)
     assert temp_files(data) == []
