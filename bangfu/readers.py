@@ -9,6 +9,7 @@ exactly one quarantine row. Nothing here imports Dagster.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import functools
 import hashlib
 import io
@@ -611,7 +612,7 @@ def _restore_id_text(
         shown = text.fill_null(shown_number).fill_null(sub["inner"])
         converted = df[f"c{j}"]  # a date cell converts to a duration
         col = (
-            converted.cast(pl.String)
+            _duration_as_text(converted)
             if converted.dtype != pl.Null
             else pl.Series(values=[None] * df.height, dtype=pl.String)
         )
@@ -622,6 +623,18 @@ def _restore_id_text(
         out.append(col.alias(f"c{j}"))
         out.append(flag.alias(f"n{j}"))
     return df.with_columns(out)
+
+
+def _duration_as_text(converted: pl.Series) -> pl.Series:
+    """A date or time typed into an ID column comes back from calamine as a duration since
+    Excel's epoch; show it as the date (and time) the sheet displays, so the quarantine names
+    the value the auditor sees (it is not an ID and fails validation)."""
+    shown = (pl.lit(dt.datetime(1899, 12, 30)) + pl.lit(converted)).dt.strftime("%Y-%m-%d %H:%M:%S")
+    return (
+        pl.select(shown.str.strip_suffix(" 00:00:00").alias(converted.name))
+        .to_series()
+        .cast(pl.String)
+    )
 
 
 def _header_matches(

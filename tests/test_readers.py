@@ -684,3 +684,20 @@ def test_id_cells_restored_exactly_from_cell_errors(tmp_path):
     # the number as the file holds it (15 significant digits, as Excel keeps them)
     assert out["c1"].to_list() == ["身份证号", *texts, "110105194912310000"]
     assert out["n1"].to_list() == [False] * (len(texts) + 1) + [True]
+
+
+def test_date_typed_into_id_column_quarantines_the_row(landing):
+    """A date cell in the ID column is not an ID: that row is quarantined showing the date,
+    the rest of the sheet and the file are read as usual (it used to reject the file)."""
+    sheets = _sheets()
+    titles, header, rows = sheets["困难职工档案"]
+    rows = [list(r) for r in rows]
+    rows[0][header.index("公民身份号码")] = dt.date(2019, 5, 1)
+    sheets["困难职工档案"] = (titles, header, rows)
+    res = _read(write_xlsx(_xlsx_path(landing), sheets), landing)
+    archive = res.sheets["archive"]
+    assert archive.rows_read == archive.rows_kept + archive.rows_quarantined
+    q = archive.quarantine.filter(pl.col("row_number") == 2)
+    assert q["value"].to_list() == ["2019-05-01"]
+    assert "身份证号" in q["column"][0]
+    assert "DA1" not in archive.frame["archive_no"].to_list()
