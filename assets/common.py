@@ -32,3 +32,41 @@ def progress(context: dg.AssetExecutionContext, what: str, done: int, total: int
     step = max(1, total // 10)
     if done == total or done % step == 0:
         context.log.info(f"{what}: {done}/{total}")
+
+
+def add_partition_metadata(
+    context: dg.AssetExecutionContext, entries: list[tuple[str, dict]]
+) -> None:
+    """``context.add_asset_metadata(metadata, partition_key=key)`` for every partition of a
+    ranged run, in time linear in the number of partitions.
+
+    Dagster 1.13's add_asset_metadata checks the key by listing the run's whole partition range
+    on every call (instance queries for both dynamic dimensions, one key object per partition),
+    0.47 s a call at scale L's 9,648 keys, and its accumulator copies every partition's metadata
+    on each add. Here the run's keys are listed once and the accumulator is rebuilt once. Both
+    rely on where this Dagster version keeps the step's metadata; if that is not found, the
+    public call is used as it is."""
+    step = getattr(context, "_step_execution_context", None)
+    accumulator = getattr(step, "_metadata_accumulator", None)
+    try:
+        from dagster._core.execution.context.metadata_logging import (
+            AssetMetadataHandle,
+            OutputMetadataAccumulator,
+        )
+    except ImportError:  # another Dagster: the public (slow) way
+        accumulator = None
+    if accumulator is None or not hasattr(accumulator, "per_output_metadata"):
+        for key, metadata in entries:
+            context.add_asset_metadata(metadata, partition_key=key)
+        return
+    targeted = set(context.partition_keys)
+    asset_key = context.assets_def.key
+    merged = dict(accumulator.per_output_metadata)
+    for key, metadata in entries:
+        if key not in targeted:
+            raise dg.DagsterInvariantViolationError(
+                f"Attempted to add metadata for partition key '{key}' that is not being targeted."
+            )
+        handle = AssetMetadataHandle(asset_key=asset_key, partition_key=key)
+        merged[handle] = {**merged.get(handle, {}), **metadata}
+    step._metadata_accumulator = OutputMetadataAccumulator(per_output_metadata=merged)

@@ -4,8 +4,7 @@ import dagster as dg
 import polars as pl
 
 from assets import loaders
-from assets.common import OWNER, load_units, progress, unit_year_keys
-from assets.ingest import _add_partition_metadata as add_partition_metadata
+from assets.common import OWNER, add_partition_metadata, load_units, progress, unit_year_keys
 from assets.ingest import ledgers
 from assets.partitions import by_year, multi_key, unit_year_partitions, years_partitions
 from assets.reference import reference_standards

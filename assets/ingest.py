@@ -3,7 +3,7 @@ once (bangfu.ingest.ingest_partitions)."""
 
 import dagster as dg
 
-from assets.common import OWNER, progress, unit_year_keys
+from assets.common import OWNER, add_partition_metadata, progress, unit_year_keys
 from assets.partitions import multi_key, unit_year_partitions
 from assets.reference import reference_units
 from bangfu import readers
@@ -61,7 +61,7 @@ def ledgers(
         keys=keys,
         on_outcome=record,
     )
-    _add_partition_metadata(context, per_partition)
+    add_partition_metadata(context, per_partition)
     rejected = [o for o in outcomes if o.status == "rejected"]
     return dg.MaterializeResult(
         metadata={
@@ -95,34 +95,3 @@ def _partition_metadata(o: IngestOutcome) -> dict:
             f"读 {r['rows_read']} / 留 {r['rows_kept']} / 隔离 {r['rows_quarantined']}"
         )
     return meta
-
-
-def _add_partition_metadata(
-    context: dg.AssetExecutionContext, entries: list[tuple[str, dict]]
-) -> None:
-    """``context.add_asset_metadata(metadata, partition_key=key)`` for every partition of a
-    ranged run, at the cost of one check of the keys.
-
-    Dagster's add_asset_metadata checks the key by listing the run's whole partition range on
-    every call (instance queries for both dynamic dimensions, one key object per partition): a
-    ranged run over P partitions pays that P times, about 80 ms a call at scale S and more as P
-    grows. The run's keys are listed once here and the metadata is added to the same
-    accumulator add_asset_metadata writes to; if that accumulator is not where this Dagster
-    version keeps it, the public call is used as it is."""
-    step = getattr(context, "_step_execution_context", None)
-    accumulator = getattr(step, "_metadata_accumulator", None)
-    if accumulator is None or not hasattr(accumulator, "with_additional_asset_metadata"):
-        for key, metadata in entries:
-            context.add_asset_metadata(metadata, partition_key=key)
-        return
-    targeted = set(context.partition_keys)
-    asset_key = context.assets_def.key
-    for key, metadata in entries:
-        if key not in targeted:
-            raise dg.DagsterInvariantViolationError(
-                f"Attempted to add metadata for partition key '{key}' that is not being targeted."
-            )
-        accumulator = accumulator.with_additional_asset_metadata(
-            asset_key=asset_key, partition_key=key, metadata=metadata
-        )
-    step._metadata_accumulator = accumulator

@@ -3,9 +3,8 @@
 import dagster as dg
 
 from assets import loaders
-from assets.common import OWNER, load_units, progress, unit_year_keys
+from assets.common import OWNER, add_partition_metadata, load_units, progress, unit_year_keys
 from assets.findings import EAGER, unit_findings
-from assets.ingest import _add_partition_metadata as add_partition_metadata
 from assets.metrics import unit_year_metrics
 from assets.partitions import by_year, multi_key, unit_year_partitions
 from bangfu import stages

@@ -178,3 +178,32 @@ def test_one_county_rerun_touches_only_that_county(s_run, wh, monkeypatch):
     assert lake_file.read_bytes() == lake_bytes
     after = wh.read(tables.findings).sort("finding_id")
     assert after["finding_id"].to_list() == before["finding_id"].to_list()
+
+
+def test_per_partition_metadata_matches_warehouse(s_run, wh, monkeypatch):
+    """Each (year, unit) partition's unit_findings materialisation carries that partition's own
+    findings count (added once per ranged run, not one range listing per partition)."""
+    import dagster as dg
+
+    monkeypatch.setenv("DAGSTER_HOME", str(s_run["home"]))
+    instance = dg.DagsterInstance.get()
+    try:
+        per_unit = (
+            wh.read(tables.findings, stage="unit")
+            .group_by("year", "unit_code")
+            .len()
+            .sort("year", "unit_code")
+        )
+        assert per_unit.height > 5
+        for r in per_unit.iter_rows(named=True):
+            key = f"{r['unit_code']}|{r['year']}"
+            recs = instance.fetch_materializations(
+                dg.AssetRecordsFilter(
+                    asset_key=dg.AssetKey("unit_findings"), asset_partitions=[key]
+                ),
+                limit=1,
+            ).records
+            assert recs, key
+            assert recs[0].asset_materialization.metadata["findings"].value == r["len"], key
+    finally:
+        instance.dispose()
