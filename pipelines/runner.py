@@ -285,12 +285,33 @@ def _run_stages(landing, data, instance, years, units, settings_overrides, echo)
     return summary
 
 
+# A ranged run announces its assets with ONE planned event each (the range as a subset) instead
+# of one per partition: at scale L that is 6,432 fewer event-log writes per year before the unit
+# stage starts (9.4 min measured). Dagster's trade-off: partitions of a ranged run that FAILS are
+# not marked failed in the partition status; `bangfu run` names such failures itself (exit 1).
+PLANNED_SUBSET_ENV = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
+
+
+@contextmanager
+def _planned_events_per_range():
+    old = os.environ.get(PLANNED_SUBSET_ENV)
+    os.environ[PLANNED_SUBSET_ENV] = "true"
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(PLANNED_SUBSET_ENV, None)
+        else:
+            os.environ[PLANNED_SUBSET_ENV] = old
+
+
 def _execute(defs, job_name, instance, *, tags, run_config):
     job = defs.resolve_job_def(job_name)
     tags = {**tags, HOST_TAG: host_name(), PID_TAG: str(os.getpid())}
-    return job.execute_in_process(
-        instance=instance, tags=tags, run_config=run_config, raise_on_error=False
-    )
+    with _planned_events_per_range():
+        return job.execute_in_process(
+            instance=instance, tags=tags, run_config=run_config, raise_on_error=False
+        )
 
 
 def _failure_text(result) -> str:
