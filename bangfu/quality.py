@@ -18,7 +18,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 
 from bangfu.forms.workbook import atomic_save
-from bangfu.forms.writer import _ILLEGAL, FORMULA_START, MAX_CELL
+from bangfu.forms.writer import FORMULA_START, cell_text
 
 SUMMARY_COLUMNS = {
     "unit_code": "单位代码",
@@ -168,7 +168,7 @@ def _cell(ws, value) -> WriteOnlyCell | object:
     and text that looks like a formula kept as text (quote prefix), as in the audit workbooks."""
     if not isinstance(value, str):
         return value
-    value = _ILLEGAL.sub("", value)[:MAX_CELL]
+    value = cell_text(value)
     cell = WriteOnlyCell(ws, value=value)
     if value.startswith(FORMULA_START):
         cell.data_type, cell.quotePrefix = "s", True

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from conftest import _service_missing
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
@@ -30,7 +31,6 @@ from pipelines.runner import register_partitions
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
-IN_CI = os.environ.get("CI", "").lower() == "true"
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 YEAR = 2019
 N_UNITS = 3
@@ -46,10 +46,7 @@ def broker() -> str:
     try:
         redis.Redis(host=REDIS_HOST, port=REDIS_PORT, socket_connect_timeout=2).ping()
     except Exception as exc:  # noqa: BLE001 - any failure means "missing"
-        msg = f"Redis at {REDIS_HOST}:{REDIS_PORT} is not reachable ({type(exc).__name__}: {exc})"
-        if IN_CI:
-            pytest.fail(f"{msg}; CI=true requires it (see .ci/run)")
-        pytest.skip(f"{msg}; start it to run this test")
+        _service_missing(f"Redis at {REDIS_HOST}:{REDIS_PORT}", exc)
     return f"redis://{REDIS_HOST}:{REDIS_PORT}/{random.randint(1, 15)}"
 
 

@@ -82,7 +82,8 @@ _HEAD_FILL = PatternFill("solid", fgColor="E7E6E6")
 LINE_PT = 14.5  # one line of 10.5 pt 宋体
 
 
-def _text(value: str) -> str:
+def cell_text(value: str) -> str:
+    """Input text as a cell may hold it: control characters dropped, cut to Excel's limit."""
     value = _ILLEGAL.sub("", value)
     return value[:MAX_CELL]
 
@@ -301,7 +302,7 @@ def _make(ws, value, kind: str, bordered: bool) -> WriteOnlyCell:
     cell = WriteOnlyCell(ws)
     number_format, quote = None, False
     if isinstance(value, str):
-        value = _text(value)
+        value = cell_text(value)
         cell.value = value
         quote = value.startswith(FORMULA_START)
     elif isinstance(value, Pct):
@@ -316,7 +317,7 @@ def _make(ws, value, kind: str, bordered: bool) -> WriteOnlyCell:
         cell.value = value
         number_format = "#,##0.00"
     elif value is not None:
-        cell.value = _text(str(value))
+        cell.value = cell_text(str(value))
         quote = cell.value.startswith(FORMULA_START)
     if quote:  # input text that looks like a formula stays text
         cell.data_type = "s"
