@@ -6,7 +6,7 @@ once per ranged run); ``ingest_unit_year`` is the same over one partition. Tests
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +15,7 @@ import polars as pl
 
 from bangfu import readers
 from bangfu.lake import Lake
+from bangfu.pool import run_pool, workers_default
 from bangfu.sheets import LEDGER_SHEETS
 from warehouse import tables
 from warehouse.store import Replacement, Warehouse, now
@@ -92,6 +93,7 @@ def ingest_unit_year(
         keys=[(year, unit_code)],
         max_uncompressed_bytes=max_uncompressed_bytes,
         workers=1,
+        processes=1,
     )
     return outcome
 
@@ -105,6 +107,7 @@ def ingest_partitions(
     keys: Sequence[tuple[int, str]],
     max_uncompressed_bytes: int = 200 * 1024**2,
     workers: int | None = None,
+    processes: int | None = None,
     batch_rows: int = readers.DEFAULT_BATCH_ROWS,
     on_outcome: Callable[[IngestOutcome], None] | None = None,
 ) -> list[IngestOutcome]:
@@ -117,7 +120,12 @@ def ingest_partitions(
     table inside it, so every partition is replaced whole). Never raises for bad input: a
     rejected file is recorded (rejected_files), its lake partitions removed, the outcome says why;
     the other partitions of the batch are not touched by it. ``on_outcome`` is called once per
-    partition as soon as it is written (progress, Dagster metadata)."""
+    partition as soon as it is written (progress, Dagster metadata), in this process.
+
+    ``processes`` (default: :func:`bangfu.pool.workers_default` when the ledgers to read total at
+    least :data:`PROCESS_MIN_BYTES`, else 1) spreads the reading over worker processes: parsing
+    and validation hold the GIL for much of their time, so threads alone leave cores idle.
+    ``workers`` is the reader threads per process (stage 1 of readers.read_ledgers)."""
     landing = Path(landing)
     outcomes: dict[tuple[int, str], IngestOutcome] = {}
 
@@ -139,39 +147,130 @@ def ingest_partitions(
         else:
             first.append(_Written(outcome))
 
-    # Lake files are written by threads (polars writes Parquet without the GIL) while the next
-    # batch is parsed and validated; a batch's warehouse rows and outcomes follow once its
-    # files are all written.
-    with ThreadPoolExecutor(LAKE_WRITERS, thread_name_prefix="bangfu-lake") as pool:
+    def settle(written: list[_Written]) -> None:
+        _write_warehouse(warehouse, written)
+        for w in written:
+            outcomes[(w.outcome.year, w.outcome.unit_code)] = w.outcome
+            if on_outcome is not None:
+                on_outcome(w.outcome)
 
-        def submit(written: list[_Written]) -> _Group:
-            return [(w, pool.submit(_write_lake, lake, w)) for w in written]
+    for w in first:
+        _write_lake(lake, w)
+    if first:
+        settle(first)
+    read = {
+        "landing": landing,
+        "max_uncompressed_bytes": max_uncompressed_bytes,
+        "batch_rows": batch_rows,
+    }
+    processes = processes or _processes_default(to_read)
+    if processes <= 1 or len(to_read) <= 1:
+        for written in _read_and_write_lake(to_read, lake=lake, workers=workers, **read):
+            settle(written)
+    else:
+        # Each worker process reads a task's ledgers and writes their lake files; this process
+        # records the warehouse rows (one writer) as tasks finish.
+        def finish(task: _IngestTask, written: list[_Written] | None, exc) -> None:
+            if exc is not None:
+                raise exc
+            settle(written or [])
 
-        def settle(done: _Group) -> None:
-            if not done:
-                return
-            for _w, future in done:
-                future.result()
-            _write_warehouse(warehouse, [w for w, _f in done])
-            for w, _f in done:
-                outcomes[(w.outcome.year, w.outcome.unit_code)] = w.outcome
-                if on_outcome is not None:
-                    on_outcome(w.outcome)
-
-        settle(submit(first))
-        previous: _Group = []
-        for batch in readers.read_ledgers(
-            to_read,
-            landing=landing,
-            max_uncompressed_bytes=max_uncompressed_bytes,
-            workers=workers,
-            batch_rows=batch_rows,
-        ):
-            current = submit([_written_from_result(lf, result, landing) for lf, result in batch])
-            settle(previous)
-            previous = current
-        settle(previous)
+        tasks = (
+            _IngestTask(files=group, lake_root=lake.root, read=read)
+            for group in _task_groups(to_read, processes)
+        )
+        run_pool(_ingest_task, tasks, processes, finish)
     return [outcomes[k] for k in dict.fromkeys(keys)]
+
+
+def _read_and_write_lake(
+    files: Sequence[readers.LedgerFile], *, lake: Lake, workers: int | None, **read
+) -> Iterator[list[_Written]]:
+    """Read ``files`` batch by batch and write each partition's lake files, yielding a batch
+    once its files all exist. The files are written by threads (polars writes Parquet without
+    the GIL) while the next batch is parsed and validated."""
+    landing = read["landing"]
+    with ThreadPoolExecutor(LAKE_WRITERS, thread_name_prefix="bangfu-lake") as pool:
+        previous: _Group = []
+        for batch in readers.read_ledgers(files, workers=workers, **read):
+            current = [
+                (w, pool.submit(_write_lake, lake, w))
+                for w in (_written_from_result(lf, result, landing) for lf, result in batch)
+            ]
+            if previous:
+                yield _settled(previous)
+            previous = current
+        if previous:
+            yield _settled(previous)
+
+
+def _settled(group: _Group) -> list[_Written]:
+    for _w, future in group:
+        future.result()
+    return [w for w, _f in group]
+
+
+# Below this much ledger data (file bytes) a run reads in this process: a spawned worker costs
+# about 2 s of imports, more than it saves on a few small ledgers.
+PROCESS_MIN_BYTES = 32 * 1024**2
+# Tasks per worker process: enough that the workers finish together, few enough that each
+# task's batches stay near readers.DEFAULT_BATCH_ROWS (parsing per sheet kind gains from size).
+TASKS_PER_PROCESS = 4
+
+
+@dataclass
+class _IngestTask:
+    files: list[readers.LedgerFile]
+    lake_root: Path
+    read: dict
+
+
+def _ingest_task(task: _IngestTask) -> list[_Written]:
+    """In a worker process: read the task's ledgers and write their lake files; return what
+    the warehouse needs (the sheets themselves stay in the lake)."""
+    out: list[_Written] = []
+    for written in _read_and_write_lake(
+        task.files, lake=Lake(task.lake_root), workers=1, **task.read
+    ):
+        for w in written:
+            w.sheets = {}
+        out.extend(written)
+    return out
+
+
+def _file_bytes(f: readers.LedgerFile) -> int:
+    path = Path(f.path)
+    try:
+        if path.is_dir():  # the CSV form: one folder of per-sheet files
+            return sum(p.stat().st_size for p in path.iterdir() if p.is_file())
+        return path.stat().st_size
+    except OSError:
+        return 0  # unreadable: the reader rejects it with its reason
+
+
+def _processes_default(files: Sequence[readers.LedgerFile]) -> int:
+    workers = workers_default()
+    if workers <= 1 or sum(_file_bytes(f) for f in files) < PROCESS_MIN_BYTES:
+        return 1
+    return workers
+
+
+def _task_groups(
+    files: Sequence[readers.LedgerFile], processes: int
+) -> Iterator[list[readers.LedgerFile]]:
+    """Consecutive runs of ``files`` of about equal bytes, ``TASKS_PER_PROCESS`` per process."""
+    sizes = [_file_bytes(f) for f in files]
+    target = max(1, sum(sizes) // (processes * TASKS_PER_PROCESS))
+    group: list[readers.LedgerFile] = []
+    size = 0
+    for f, n in zip(files, sizes, strict=True):
+        group.append(f)
+        size += n
+        if size >= target:
+            yield group
+            group, size = [], 0
+    if group:
+        yield group
 
 
 @dataclass

@@ -21,11 +21,9 @@ Memory is bounded per stage, never by the number of units of the run:
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +34,7 @@ from bangfu import rules
 from bangfu.frames import sheet_schema
 from bangfu.lake import Lake
 from bangfu.parse import mask_ids_in_text
+from bangfu.pool import run_pool, workers_default
 from bangfu.settings import AuditSettings
 from bangfu.sheets import LEDGER_SHEETS, SHEETS_BY_KEY
 from warehouse import tables
@@ -405,17 +404,6 @@ def run_metrics(
 OUTPUTS = ("workbook", "report")
 
 
-def workers_default() -> int:
-    """``BANGFU_WORKERS`` when set, else the CPUs this process may run on."""
-    env = os.environ.get("BANGFU_WORKERS")
-    if env:
-        return max(1, int(env))
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
-
-
 class OutputError(RuntimeError):
     """Writing the files of some (year, unit) partitions failed; the message names them (ID
     numbers in the underlying errors masked)."""
@@ -617,41 +605,10 @@ def run_workbooks(
             else:
                 finish(task, res, None)
     else:
-        _run_pool(tasks(), workers, finish)
+        run_pool(write_unit_outputs, tasks(), workers, finish)
     if failures:
         raise OutputError(failures)
     return outcome
-
-
-def _run_pool(
-    tasks: Iterator[OutputTask],
-    workers: int,
-    finish: Callable[[OutputTask, dict | None, BaseException | None], None],
-) -> None:
-    """Tasks through a process pool, at most 2 × workers in flight (bounded memory); results are
-    handled here, in the calling process, in completion order. Processes are spawned, not forked
-    (the caller may have threads: polars', Dagster's)."""
-    ctx = multiprocessing.get_context("spawn")
-    pending: dict[Future, OutputTask] = {}
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        for task in tasks:
-            try:
-                pending[pool.submit(write_unit_outputs, task)] = task
-            except RuntimeError as exc:  # BrokenProcessPool: a worker died (e.g. killed)
-                finish(task, None, exc)
-                continue
-            if len(pending) >= 2 * workers:
-                _drain(pending, finish, FIRST_COMPLETED)
-        while pending:
-            _drain(pending, finish, FIRST_COMPLETED)
-
-
-def _drain(pending: dict[Future, OutputTask], finish, return_when) -> None:
-    done, _ = wait(list(pending), return_when=return_when)
-    for fut in done:
-        task = pending.pop(fut)
-        exc = fut.exception()
-        finish(task, None if exc else fut.result(), exc)
 
 
 # ------------------------------------------------------------------ helpers

@@ -15,9 +15,10 @@ import platform
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -67,8 +68,10 @@ def run_child(
 ) -> dict:
     """Run ``python -m module args`` in a fresh process; its own wall time, peak RSS and result.
 
-    Returns {"rc", "wall_s", "peak_rss_mb", "result"}; "result" is the child's BENCH_RESULT
-    (None when it printed none)."""
+    Returns {"rc", "wall_s", "peak_rss_mb", "peak_tree_rss_mb", "result"}; "result" is the
+    child's BENCH_RESULT (None when it printed none). peak_rss_mb is the child's own peak
+    (the kernel's, exact); peak_tree_rss_mb the largest sum of the child's and its worker
+    processes' RSS, sampled every 0.2 s (what the machine must hold when a stage uses a pool)."""
     cmd = [PY, "-m", module, *args]
     t0 = time.perf_counter()
     proc = subprocess.Popen(
@@ -79,6 +82,8 @@ def run_child(
         env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"},
     )
     result = None
+    tree_peak = _TreeRss(proc.pid)
+    tree_peak.start()
     assert proc.stdout is not None
     for line in proc.stdout:
         if line.startswith(MARK):
@@ -86,17 +91,52 @@ def run_child(
         else:
             sys.stderr.write("    " + line)
     _, status, usage = os.wait4(proc.pid, 0)
+    tree_peak.stop()
     proc.returncode = os.waitstatus_to_exitcode(status)
     out = {
         "cmd": " ".join(["python", "-m", module, *args]),
         "rc": proc.returncode,
         "wall_s": round(time.perf_counter() - t0, 3),
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),  # Linux: kilobytes
+        "peak_tree_rss_mb": round(max(tree_peak.peak, usage.ru_maxrss * 1024) / 1024**2, 1),
         "result": result,
     }
     if check and proc.returncode != 0:
         raise RuntimeError(f"{out['cmd']} exited with {proc.returncode}")
     return out
+
+
+class _TreeRss(threading.Thread):
+    """Samples the RSS of a process and all its descendants; keeps the largest sum."""
+
+    def __init__(self, pid: int, every: float = 0.2):
+        super().__init__(daemon=True)
+        self.pid, self.every, self.peak = pid, every, 0
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        try:
+            import psutil
+        except ImportError:  # the dev group is not installed: the kernel's own peak only
+            return
+        try:
+            root = psutil.Process(self.pid)
+        except psutil.Error:
+            return
+        while not self._stop_event.is_set():
+            total = 0
+            try:
+                for p in [root, *root.children(recursive=True)]:
+                    with suppress(psutil.Error):
+                        total += p.memory_info().rss
+            except psutil.Error:
+                return
+            self.peak = max(self.peak, total)
+            self._stop_event.wait(self.every)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(timeout=2)
 
 
 def ensure_landing(scale: str) -> dict | None:

@@ -280,3 +280,43 @@ def test_rejection_after_success_removes_the_partition(env):
     assert wh.read(tables.ingest_log, year=YEAR, unit_code=GOOD_XLSX).height == 0
     assert wh.read(tables.quarantine, year=YEAR, unit_code=GOOD_XLSX).height == 0
     assert wh.read(tables.ingest_log, year=YEAR, unit_code=GOOD_CSV).height == 3
+
+
+def test_worker_processes_write_what_one_process_writes(s_landing, tmp_path):
+    """Ingest in two spawned worker processes (several tasks each) equals ingest in this process:
+    byte-equal lake files and the same warehouse rows, outcomes in the keys' order."""
+    units = R.read_units(s_landing / "reference" / "units.csv", landing=s_landing)
+    scan = LandingScan.scan(s_landing, set(units["unit_code"].to_list()))
+    keys = [(2018, u) for u in units["unit_code"].to_list()]  # 2018: quarantined rows
+    results = {}
+    for processes in (1, 2):
+        data = tmp_path / f"p{processes}"
+        wh = Warehouse(f"sqlite:///{data / 'warehouse.db'}")
+        wh.create_all()
+        lake = Lake(data / "lake")
+        seen: list[tuple[int, str]] = []
+        outcomes = ingest_partitions(
+            landing=s_landing,
+            lake=lake,
+            warehouse=wh,
+            scan=scan,
+            keys=keys,
+            processes=processes,
+            on_outcome=lambda o, seen=seen: seen.append((o.year, o.unit_code)),
+        )
+        rows = {
+            t.name: wh.read(t).drop(["ingested_at", "rejected_at"], strict=False)
+            for t in (tables.ingest_log, tables.quarantine, tables.rejected_files)
+        }
+        wh.dispose()
+        results[processes] = (_lake_snapshot(lake), rows, outcomes, sorted(seen))
+    (lake1, rows1, out1, seen1), (lake2, rows2, out2, seen2) = results[1], results[2]
+    assert [(o.year, o.unit_code) for o in out2] == keys
+    assert sum(o.status == "ok" for o in out2) > 10 and rows1["quarantine"].height > 0
+    assert lake2 == lake1
+    for name, frame in rows1.items():
+        assert rows2[name].equals(frame), name
+    assert [(o.status, o.rows, o.message) for o in out2] == [
+        (o.status, o.rows, o.message) for o in out1
+    ]
+    assert seen2 == seen1 == sorted(keys)
