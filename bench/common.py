@@ -63,8 +63,22 @@ def timed(into: dict, key: str):
         into[key] = into.get(key, 0.0) + time.perf_counter() - t0
 
 
+def with_packages(*requirements: str) -> list[str]:
+    """A command prefix running Python in the project's environment plus ``requirements``
+    layered on for that one process (``uv run --with``): the peers' packages (pandas) stay out
+    of .venv, where pandera would import pandas in every bangfu process."""
+    uv = shutil.which("uv") or str(REPO / ".tools" / "bin" / "uv")
+    with_args = [a for r in requirements for a in ("--with", r)]
+    return [uv, "run", "--quiet", "--frozen", "--all-extras", *with_args, "python"]
+
+
 def run_child(
-    module: str, args: Sequence[str], *, env: dict | None = None, check: bool = True
+    module: str,
+    args: Sequence[str],
+    *,
+    env: dict | None = None,
+    check: bool = True,
+    python: Sequence[str] | None = None,
 ) -> dict:
     """Run ``python -m module args`` in a fresh process; its own wall time, peak RSS and result.
 
@@ -72,7 +86,7 @@ def run_child(
     child's BENCH_RESULT (None when it printed none). peak_rss_mb is the child's own peak
     (the kernel's, exact); peak_tree_rss_mb the largest sum of the child's and its worker
     processes' RSS, sampled every 0.2 s (what the machine must hold when a stage uses a pool)."""
-    cmd = [PY, "-m", module, *args]
+    cmd = [*(python or [PY]), "-m", module, *args]
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         cmd,

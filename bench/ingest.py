@@ -188,7 +188,7 @@ def child_dagster(landing: Path, data: Path) -> None:
     from bangfu.ingest import LandingScan
     from bangfu.lake import Lake
     from pipelines import definitions
-    from pipelines.runner import contiguous_blocks, dagster_home, register_partitions
+    from pipelines.runner import _execute, contiguous_blocks, dagster_home, register_partitions
 
     t_import = time.perf_counter() - t_import
     # the whole ingestion from here: instance, definitions, reference run, scan, registration,
@@ -205,9 +205,8 @@ def child_dagster(landing: Path, data: Path) -> None:
     run_config = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
     t1 = time.perf_counter()
-    ref = defs.resolve_job_def("reference_job").execute_in_process(
-        instance=instance, run_config=run_config, raise_on_error=False
-    )
+    # runner._execute: what `bangfu run` launches (its tags, one planned event per range)
+    ref = _execute(defs, "reference_job", instance, tags={}, run_config=run_config)
     t_ref = time.perf_counter() - t1
     if not ref.success:
         sys.exit("reference_job failed")
@@ -220,7 +219,6 @@ def child_dagster(landing: Path, data: Path) -> None:
     unit_blocks = contiguous_blocks(
         all_units, instance.get_dynamic_partitions(units_partitions.name)
     )
-    job = defs.resolve_job_def("bench_ingest_only_job")
     t1 = time.perf_counter()
     runs = []
     for y0, y1 in year_blocks:
@@ -229,8 +227,8 @@ def child_dagster(landing: Path, data: Path) -> None:
                 ASSET_PARTITION_RANGE_START_TAG: str(multi_key(int(y0), u0)),
                 ASSET_PARTITION_RANGE_END_TAG: str(multi_key(int(y1), u1)),
             }
-            res = job.execute_in_process(
-                instance=instance, tags=tags, run_config=run_config, raise_on_error=False
+            res = _execute(
+                defs, "bench_ingest_only_job", instance, tags=tags, run_config=run_config
             )
             if not res.success:
                 sys.exit(f"ingest run {tags} failed")

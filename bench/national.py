@@ -57,6 +57,7 @@ from bench.common import (
     log,
     run_child,
     save,
+    with_packages,
 )
 
 MODULE = "bench.national"
@@ -408,6 +409,7 @@ def measure(
     res["pandas"] = run_child(
         MODULE,
         ["--child", "pandas", "--scale", scale, "--sample", str(sample), *largs, *yargs],
+        python=with_packages("pandas>=2.2"),
     )
     y = years[-1]
     code = county or median_county(landing, y)
