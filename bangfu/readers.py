@@ -428,8 +428,74 @@ def _peek_rows(
 
 
 class _SharedStrings:
-    """The workbook's shared strings, parsed once per file and only as far as asked: every sheet's
-    peek reuses what the previous ones parsed (a later sheet's headers sit deep in the table)."""
+    """The workbook's shared strings, looked up by index for the peeks (a later sheet's headers
+    sit deep in the table, after every earlier sheet's strings).
+
+    Fast path: the part's bytes split once at each ``<si>`` and only the strings asked for parsed
+    (a few dozen per sheet) — parsing every element up to a deep index cost about 10 ms per
+    workbook. Parts this split cannot index safely (``<si>`` with attributes, empty ``<si/>``,
+    prefixed tags, anything that fails to parse) are read by streaming the XML in order."""
+
+    def __init__(self, zf: zipfile.ZipFile):
+        self._zf = zf
+        self._pieces: list[bytes] | None = None
+        self._found: dict[int, str] = {}
+        self._streamed: _StreamedStrings | None = None
+
+    def get(self, i: int) -> str:
+        if self._streamed is not None:
+            return self._streamed.get(i)
+        if i in self._found:
+            return self._found[i]
+        if self._pieces is None:
+            self._pieces = self._split()
+            if self._pieces is None:
+                self._streamed = _StreamedStrings(self._zf)
+                return self._streamed.get(i)
+        if i >= len(self._pieces):
+            return ""
+        piece = self._pieces[i]
+        end = piece.find(b"</si>")
+        try:
+            el = ET.fromstring(_SI_OPEN + (piece if end < 0 else piece[:end]) + b"</si>")
+        except ET.ParseError:
+            self._streamed = _StreamedStrings(self._zf)
+            return self._streamed.get(i)
+        self._found[i] = text = _si_text(el)
+        return text
+
+    def _split(self) -> list[bytes] | None:
+        name = _shared_strings_name(self._zf)
+        if name is None:
+            return []
+        data = self._zf.read(name)
+        if _SI_UNUSUAL.search(data):
+            return None
+        return data.split(b"<si>")[1:]
+
+
+_SI_OPEN = f'<si xmlns="{_NS_MAIN[1:-1]}">'.encode()
+# <si> with attributes or self-closed, or any prefixed si: the split would miscount
+_SI_UNUSUAL = re.compile(rb"<si[\s/]|<[A-Za-z_][\w.-]*:si[\s/>]")
+
+
+def _shared_strings_name(zf: zipfile.ZipFile) -> str | None:
+    return next((n for n in zf.namelist() if n.endswith("sharedStrings.xml")), None)
+
+
+def _si_text(el: ET.Element) -> str:
+    """The text of one <si>: its <t>, or its rich-text runs' <t>s (phonetic runs skipped)."""
+    parts = []
+    for child in el:
+        if child.tag == f"{_NS_MAIN}t":
+            parts.append(child.text or "")
+        elif child.tag == f"{_NS_MAIN}r":
+            parts.extend(t.text or "" for t in child.iter(f"{_NS_MAIN}t"))
+    return "".join(parts)
+
+
+class _StreamedStrings:
+    """Shared strings parsed in order, only as far as asked (the general XML path)."""
 
     def __init__(self, zf: zipfile.ZipFile):
         self._zf = zf
@@ -438,7 +504,7 @@ class _SharedStrings:
         self._done = False
 
     def _start(self) -> None:
-        name = next((n for n in self._zf.namelist() if n.endswith("sharedStrings.xml")), None)
+        name = _shared_strings_name(self._zf)
         if name is None:
             self._done = True
             return
@@ -454,13 +520,7 @@ class _SharedStrings:
                 self._done = True
                 self._fh.close()
                 break
-            parts = []
-            for child in el:
-                if child.tag == f"{_NS_MAIN}t":
-                    parts.append(child.text or "")
-                elif child.tag == f"{_NS_MAIN}r":  # rich text run; phonetic runs skipped
-                    parts.extend(t.text or "" for t in child.iter(f"{_NS_MAIN}t"))
-            self._strings.append("".join(parts))
+            self._strings.append(_si_text(el))
             el.clear()
         return self._strings[i] if i < len(self._strings) else ""
 

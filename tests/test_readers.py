@@ -701,3 +701,72 @@ def test_date_typed_into_id_column_quarantines_the_row(landing):
     assert q["value"].to_list() == ["2019-05-01"]
     assert "身份证号" in q["column"][0]
     assert "DA1" not in archive.frame["archive_no"].to_list()
+
+
+def _zip_with_strings(sst_xml: bytes) -> zipfile.ZipFile:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("xl/sharedStrings.xml", sst_xml)
+    return zipfile.ZipFile(io.BytesIO(buf.getvalue()))
+
+
+_SST_HEAD = (
+    b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="9">'
+)
+
+
+@pytest.mark.parametrize(
+    "body, fast",
+    [
+        # plain, preserved spaces, entities, rich-text runs, a phonetic run (skipped), CJK
+        (
+            b'<si><t>\xe5\xa7\x93\xe5\x90\x8d</t></si><si><t xml:space="preserve"> a </t></si>'
+            b"<si><t>A&amp;B &lt;1&gt;</t></si>"
+            b"<si><r><rPr><b/></rPr><t>\xe8\xba\xab\xe4\xbb\xbd</t></r><r><t>\xe8\xaf\x81\xe5\x8f\xb7</t></r></si>"
+            b'<si><t>\xe9\x87\x91\xe9\xa2\x9d</t><rPh sb="0" eb="1"><t>jin</t></rPh></si>',
+            True,
+        ),
+        # forms the split cannot index: the streaming parser reads them
+        (b"<si><t>x</t></si><si/><si><t>y</t></si>", False),
+        (b'<si foo="1"><t>x</t></si><si><t>y</t></si>', False),
+    ],
+)
+def test_shared_strings_lookup_equals_streamed_parse(body, fast):
+    zf = _zip_with_strings(_SST_HEAD + body + b"</sst>")
+    looked_up, streamed = R._SharedStrings(zf), R._StreamedStrings(zf)
+    for i in [4, 0, 2, 1, 3, 7]:  # out of order, and past the end
+        assert looked_up.get(i) == streamed.get(i), i
+    assert (looked_up._streamed is None) is fast
+    if fast:
+        assert [looked_up.get(i) for i in range(5)] == [
+            "姓名",
+            " a ",
+            "A&B <1>",
+            "身份证号",
+            "金额",
+        ]
+
+
+def test_header_read_through_shared_strings_of_a_later_sheet(tmp_path):
+    """Excel's own files keep every string in the shared table, a later sheet's headers after
+    every earlier sheet's values: the peek must find them by index."""
+    path = tmp_path / "book.xlsx"
+    wb = xlsxwriter.Workbook(str(path))  # shared strings, in the order they were written
+    filler = wb.add_worksheet("说明")
+    for r in range(2000):
+        filler.write_string(r, 0, f"填充文字{r}")
+    ws = wb.add_worksheet("救助发放明细")
+    ws.write_row(0, 0, ["某县总工会救助发放明细"])
+    ws.write_row(
+        1, 0, ["发放编号", "发放日期", "身份证号", "救助项目", "资金来源", "金额", "凭证号"]
+    )
+    ws.write_row(2, 0, ["FF1", "2019-03-05", "11010519491231002X", "生活救助", "工会经费", "500"])
+    wb.close()
+    zf = zipfile.ZipFile(path)
+    members = R._xlsx_sheet_members(zf)
+    assert R._shared_strings_name(zf) is not None
+    strings = R._SharedStrings(zf)
+    rows = R._peek_rows(zf, members["救助发放明细"], strings)
+    assert strings._streamed is None  # the fast lookup, not the fallback
+    assert rows[1][1][0] == ("str", "发放编号") and rows[2][1][2] == ("str", "11010519491231002X")
