@@ -4,14 +4,19 @@ One mechanism: :func:`run_pool` sends picklable tasks to a pool of spawned proce
 ``2 × workers`` in flight so memory stays bounded, and hands every result (or exception) back to
 the calling process in completion order. Processes are spawned, not forked, because the caller may
 have threads (polars', Dagster's, the lake writers).
+
+Each worker's polars thread pool gets its share of the CPUs (``POLARS_MAX_THREADS``, unless the
+user set it): two workers with a full-size pool each on 2 cores spent 10–20 % more CPU on the
+ingest at scale M (73.5–78.9 s against 86.1–99.6 s, alternating runs).
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 Task = TypeVar("Task")
@@ -39,7 +44,10 @@ def run_pool(
     tasks with the pool's BrokenProcessPool error instead of hanging the caller."""
     ctx = multiprocessing.get_context("spawn")
     pending: dict[Future, Task] = {}
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    with (
+        _polars_threads_for_workers(workers),
+        ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool,
+    ):
         for task in tasks:
             try:
                 pending[pool.submit(fn, task)] = task
@@ -50,6 +58,24 @@ def run_pool(
                 _drain(pending, finish)
         while pending:
             _drain(pending, finish)
+
+
+@contextmanager
+def _polars_threads_for_workers(workers: int) -> Iterator[None]:
+    """Spawned workers inherit the environment as it is when they start (polars sizes its
+    thread pool on import): give them their share of the CPUs while the pool lives."""
+    if "POLARS_MAX_THREADS" in os.environ:  # the user's choice stands
+        yield
+        return
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cpus = os.cpu_count() or 1
+    os.environ["POLARS_MAX_THREADS"] = str(max(1, cpus // workers))
+    try:
+        yield
+    finally:
+        os.environ.pop("POLARS_MAX_THREADS", None)
 
 
 def _drain(pending: dict[Future, Any], finish) -> None:
