@@ -2,6 +2,7 @@
 
 import dagster as dg
 import polars as pl
+from pydantic import Field
 
 from assets import loaders
 from assets.common import OWNER, load_units
@@ -11,6 +12,19 @@ from assets.partitions import by_year, years_partitions
 from bangfu import stages
 from checks.asset_checks import METRICS_CHECKS, metrics_check_results
 from resources import AuditSettingsResource, DataResource, WarehouseResource
+
+
+class MetricsScope(dg.Config):
+    """Which units' own figures to recompute; the roll-ups are always recomputed whole."""
+
+    only_units: list[str] | None = Field(
+        default=None,
+        description=(
+            "只重算这些单位的本级指标（bangfu run --unit）；其余单位沿用本年度上次的本级指标，"
+            "逐级汇总仍全部重算。留空则全部重算。 Recompute only these units' own figures"
+            " (their ledgers changed); empty: every unit."
+        ),
+    )
 
 
 @dg.asset(
@@ -38,6 +52,7 @@ def unit_year_metrics(
     data: DataResource,
     warehouse: WarehouseResource,
     audit_settings: AuditSettingsResource,
+    config: MetricsScope,
 ) -> dg.MaterializeResult:
     lake, wh = data.lake, warehouse.get()
     settings = loaders.settings(audit_settings)
@@ -54,7 +69,11 @@ def unit_year_metrics(
         meta[f"units_{ym.year}"] = ym.rolled.height
 
     years = [int(k) for k in context.partition_keys]
-    done = stages.run_metrics(lake, wh, settings, years, units=units, on_year=on_year)
+    if config.only_units:
+        context.log.info(f"只重算本级指标：{config.only_units}；逐级汇总全部重算")
+    done = stages.run_metrics(
+        lake, wh, settings, years, units=units, only_units=config.only_units, on_year=on_year
+    )
     rolled_all = pl.concat([y.rolled for y in done], how="diagonal_relaxed")
     own_all = pl.concat([y.own for y in done], how="diagonal_relaxed")
     return dg.MaterializeResult(

@@ -12,7 +12,7 @@ from assets.common import OWNER, load_units, year_keys
 from assets.findings import EAGER
 from assets.ingest import ledgers
 from assets.partitions import by_year, years_partitions
-from bangfu.quality import build_quality_report, conservation_problems, write_quality_workbook
+from bangfu.quality import build_quality_report, conservation_problems, save_quality_workbook
 from checks.asset_checks import QUALITY_CHECKS, quality_check_results
 from resources import DataResource, WarehouseResource
 from warehouse import tables
@@ -46,12 +46,14 @@ def data_quality(
             wh.read(tables.quarantine, year=year),
             wh.read(tables.rejected_files, year=year),
         )
-        path = write_quality_workbook(data.quality_path(year), report)
+        path = data.quality_path(year)
+        written = save_quality_workbook(path, report)
         lost = conservation_problems(report)
         problems.append(lost)
         totals[year] = report.totals
         context.add_asset_metadata(
-            {**report.totals, "path": dg.MetadataValue.path(str(path))}, partition_key=str(year)
+            {**report.totals, "path": dg.MetadataValue.path(str(path)), "rewritten": written},
+            partition_key=str(year),
         )
         context.log.info(
             f"{year}: 数据质量报告 {path}（隔离 {report.totals['rows_quarantined']} 行，"

@@ -21,6 +21,15 @@ KIND_DTYPES: dict[str, pl.DataType] = {
     "int": pl.Int64(),
 }
 
+# lake "ingest_status": one row per (year, unit) partition, what its ingest found
+INGEST_STATUS_SCHEMA: dict[str, pl.DataType] = {
+    "year": pl.Int64(),
+    "unit_code": pl.String(),
+    "status": pl.String(),  # ok | missing | rejected
+    "source_file": pl.String(),
+    "message": pl.String(),
+}
+
 META_SCHEMA: dict[str, pl.DataType] = {
     "year": pl.Int64(),
     "unit_code": pl.String(),

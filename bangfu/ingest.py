@@ -14,6 +14,7 @@ from pathlib import Path
 import polars as pl
 
 from bangfu import readers
+from bangfu.frames import INGEST_STATUS_SCHEMA
 from bangfu.lake import Lake
 from bangfu.pool import run_pool, workers_default
 from bangfu.sheets import LEDGER_SHEETS
@@ -354,22 +355,14 @@ def _write_warehouse(warehouse: Warehouse, batch: list[_Written]) -> None:
 
 
 def _status_frame(o: IngestOutcome) -> pl.DataFrame:
-    return pl.DataFrame(
-        {
-            "year": [o.year],
-            "unit_code": [o.unit_code],
-            "status": [o.status],
-            "source_file": [o.source_file],
-            "message": [o.message],
-        },
-        schema={
-            "year": pl.Int64,
-            "unit_code": pl.String,
-            "status": pl.String,
-            "source_file": pl.String,
-            "message": pl.String,
-        },
-    )
+    row = {
+        "year": [o.year],
+        "unit_code": [o.unit_code],
+        "status": [o.status],
+        "source_file": [o.source_file],
+        "message": [o.message],
+    }
+    return pl.DataFrame(row, schema=INGEST_STATUS_SCHEMA)
 
 
 def _rel(path: Path, landing: Path) -> str:

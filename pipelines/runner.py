@@ -256,6 +256,14 @@ def _run_stages(landing, data, instance, years, units, settings_overrides, echo)
     year_blocks = contiguous_blocks([str(y) for y in chosen_years], year_order)
     unit_blocks = contiguous_blocks(chosen_units, unit_order)
 
+    # --unit: the year stage recomputes only the chosen units' own metrics (the roll-ups above
+    # them, and every cross-unit finding, are recomputed whole)
+    job_config: dict[str, dict] = {}
+    if units:
+        job_config["year_stage_job"] = {
+            **run_config,
+            "ops": {"unit_year_metrics": {"config": {"only_units": chosen_units}}},
+        }
     for n, job_name in enumerate(definitions.STAGE_JOBS, start=2):
         job = defs.resolve_job_def(job_name)
         echo(f"{'①②③④⑤⑥'[n - 1]} {job.description} …")
@@ -270,7 +278,9 @@ def _run_stages(landing, data, instance, years, units, settings_overrides, echo)
         for start, end in ranges:
             tags = {ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end}
             t0 = time.perf_counter()
-            result = _execute(defs, job_name, instance, tags=tags, run_config=run_config)
+            result = _execute(
+                defs, job_name, instance, tags=tags, run_config=job_config.get(job_name, run_config)
+            )
             summary.stage_seconds[job_name] = summary.stage_seconds.get(job_name, 0.0) + (
                 time.perf_counter() - t0
             )

@@ -159,9 +159,15 @@ def test_one_county_rerun_touches_only_that_county(s_run, wh, monkeypatch):
     )
     other_mtime = other.stat().st_mtime_ns
     lake_bytes = lake_file.read_bytes()
+    metrics_before = wh.read(tables.unit_year_metrics)
 
     summary = run_pipeline(s_run["landing"], s_run["data"], years=[2019], units=[county])
     assert summary.ok and len(summary.runs) == 3
+    # the year stage recomputed only this county's own metrics, and the roll-ups are unchanged
+    year_run = dg.DagsterInstance.get().get_run_by_id(summary.runs[1])
+    assert year_run.job_name == "year_stage_job"
+    assert year_run.run_config["ops"]["unit_year_metrics"]["config"]["only_units"] == [county]
+    assert wh.read(tables.unit_year_metrics).equals(metrics_before)
 
     instance = dg.DagsterInstance.get()
     for run_id in summary.runs:

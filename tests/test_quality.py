@@ -5,7 +5,12 @@ from __future__ import annotations
 import polars as pl
 from openpyxl import load_workbook
 
-from bangfu.quality import build_quality_report, conservation_problems, write_quality_workbook
+from bangfu.quality import (
+    build_quality_report,
+    conservation_problems,
+    save_quality_workbook,
+    write_quality_workbook,
+)
 
 UNITS = pl.DataFrame(
     {
@@ -128,6 +133,31 @@ def test_workbook_keeps_raw_values_as_text(tmp_path):
     missing = [r[0] for r in wb["未报送单位"].iter_rows(min_row=2, values_only=True)]
     assert missing == ["520000", "520100"]
     assert not list(path.parent.glob("*.tmp"))
+
+
+def test_unchanged_report_is_not_rewritten(tmp_path):
+    """Same content: the file stays as it is; other content, or a file changed or removed since:
+    written again."""
+    log = _log([("520102", "救助发放明细", "f.xlsx", 3, 0, 3)])
+    q = _quarantine([("520102", "f.xlsx", "救助发放明细", 3, "备注", "x", "无效")])
+    empty = pl.DataFrame(
+        schema={"unit_code": pl.String, "source_file": pl.String, "reason": pl.String}
+    )
+    path = tmp_path / "quality" / "2019.xlsx"
+    assert save_quality_workbook(path, _report(log, q, empty)) is True
+    first = path.stat().st_mtime_ns
+    assert save_quality_workbook(path, _report(log, q, empty)) is False
+    assert path.stat().st_mtime_ns == first
+    q2 = _quarantine([("520102", "f.xlsx", "救助发放明细", 4, "备注", "y", "无效")])
+    assert save_quality_workbook(path, _report(log, q2, empty)) is True
+    rows = list(load_workbook(path)["隔离明细"].iter_rows(min_row=2, values_only=True))
+    assert [r[4] for r in rows] == [4]
+    path.write_bytes(b"edited by hand")
+    assert save_quality_workbook(path, _report(log, q2, empty)) is True
+    path.unlink()
+    assert save_quality_workbook(path, _report(log, q2, empty)) is True
+    assert load_workbook(path).sheetnames[0] == "概况"
+    assert not list(path.parent.glob(".*.tmp"))
 
 
 def test_pipeline_writes_quality_report_matching_truth(s_run):

@@ -1181,6 +1181,49 @@ def test_stages_in_chunks_equal_the_whole_year(tmp_path, world, monkeypatch):
     assert out["0"][1]["findings_total"].max() == out["0"][0].height  # the province counts all
 
 
+def test_metrics_of_changed_units_equal_the_whole_year(tmp_path, world):
+    """`bangfu run --unit`: own figures recomputed for the changed unit only, the others' taken
+    from the year's metrics_own, roster_missed recounted from the cross findings — the result
+    equals recomputing every unit."""
+    from sqlalchemy import delete
+
+    from bangfu import stages
+    from warehouse import tables
+
+    settings = AuditSettings()
+    lake, wh, present = _lake_world(tmp_path, world)
+    keys = [(YEAR, u) for u in present]
+    stages.run_unit_findings(lake, wh, settings, keys, units=world["units"])
+    stages.run_cross_findings(lake, wh, settings, [YEAR], units=world["units"])
+    (before,) = stages.run_metrics(lake, wh, settings, [YEAR], units=world["units"])
+    assert lake.has("metrics_own", YEAR, "all")
+
+    # the changed unit: half its payments and one archive record gone
+    changed = next(u for u in present if lake.read("payments", [YEAR], [u]).height > 1)
+    pay = lake.read("payments", [YEAR], [changed])
+    lake.write("payments", YEAR, changed, pay.head(pay.height // 2))
+    arch = lake.read("archive", [YEAR], [changed])
+    lake.write("archive", YEAR, changed, arch.head(arch.height - 1))
+    # and the cross-unit findings moved: another unit's MISSED_CANDIDATE findings are gone
+    missed = wh.read(tables.findings).filter(pl.col("rule_code") == "MISSED_CANDIDATE")
+    other = next(u for u in missed["unit_code"].unique().sort() if u != changed)
+    f = tables.findings
+    with wh.engine.begin() as conn:
+        conn.execute(delete(f).where(f.c.rule_code == "MISSED_CANDIDATE", f.c.unit_code == other))
+
+    (partial,) = stages.run_metrics(
+        lake, wh, settings, [YEAR], units=world["units"], only_units=[changed]
+    )
+    (whole,) = stages.run_metrics(lake, wh, settings, [YEAR], units=world["units"])
+    assert partial.own.equals(whole.own)
+    assert partial.rolled.equals(whole.rolled)
+    assert not whole.rolled.equals(before.rolled)  # the change shows
+    own_before = before.own.filter(pl.col("unit_code") == other)["roster_missed"].item()
+    own_after = whole.own.filter(pl.col("unit_code") == other)["roster_missed"].item()
+    assert own_before > 0 and own_after == 0
+    wh.dispose()
+
+
 def test_workbook_pool_names_the_failed_unit_and_writes_the_others(tmp_path, world):
     """A unit whose report cannot be written fails alone, named (personal data masked); the
     others' files are written (in a spawned worker pool as in the asset, and in-process)."""
