@@ -10,19 +10,19 @@ check that no row was lost between the ingest log and the quarantine table.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
+import re
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.packaging.custom import StringProperty
 from openpyxl.styles import Alignment, Font, PatternFill
 
 from bangfu.forms.workbook import atomic_save
 from bangfu.forms.writer import FORMULA_START, cell_text
-from bangfu.lake import temp_prefix
 
 SUMMARY_COLUMNS = {
     "unit_code": "单位代码",
@@ -198,9 +198,12 @@ def _table_sheet(wb: Workbook, title: str, frame: pl.DataFrame, headers: dict[st
         ws.append([_cell(ws, v) for v in values])
 
 
-def write_quality_workbook(path: Path, report: QualityReport) -> Path:
+def write_quality_workbook(path: Path, report: QualityReport, digest: str | None = None) -> Path:
     """`<data>/quality/<year>.xlsx`: 概况, 读入明细, 隔离明细, 拒收文件, 未报送单位."""
     wb = Workbook(write_only=True)
+    wb.custom_doc_props.append(
+        StringProperty(name=_DIGEST_PROPERTY, value=digest or report_digest(report))
+    )
     ws = wb.create_sheet("概况")
     ws.column_dimensions["A"].width = 28
     ws.column_dimensions["B"].width = 16
@@ -243,28 +246,29 @@ def report_digest(report: QualityReport) -> str:
 
 
 def save_quality_workbook(path: Path, report: QualityReport) -> bool:
-    """Write the workbook unless the file there already shows this report (same digest, and
-    the file is the one written with it): True when written. At national scale the workbook
-    takes ~14 s of openpyxl for ~400,000 cells, and a night with no new ledger, or a one-county
-    re-run whose quarantine did not change, would rewrite the same report. The digest sits
-    beside it in ``.<name>.sha256``."""
+    """Write the workbook unless the file there already shows this report: True when written.
+    At national scale the workbook takes ~14 s of openpyxl for ~400,000 cells, and a night with
+    no new ledger, or a one-county re-run whose quarantine did not change, would rewrite the
+    same report. The digest travels inside the workbook (a custom document property), so there
+    is no second file to keep in step."""
     path = Path(path)
     digest = report_digest(report)
-    stamp = path.with_name(f".{path.name}.sha256")
-    try:
-        st = path.stat()
-        if stamp.read_text(encoding="utf-8").split() == [
-            digest,
-            str(st.st_size),
-            str(st.st_mtime_ns),
-        ]:
-            return False
-    except (FileNotFoundError, ValueError):
-        pass
-    write_quality_workbook(path, report)
-    st = path.stat()
-    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(stamp), suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(f"{digest} {st.st_size} {st.st_mtime_ns}\n")
-    os.replace(tmp, stamp)
+    if _stored_digest(path) == digest:
+        return False
+    write_quality_workbook(path, report, digest=digest)
     return True
+
+
+_DIGEST_PROPERTY = "bangfu_report_digest"
+_DIGEST_RE = re.compile(
+    rf'name="{_DIGEST_PROPERTY}"[^>]*>\s*<vt:lpwstr[^>]*>([0-9a-f]{{64}})</vt:lpwstr>'.encode()
+)
+
+
+def _stored_digest(path: Path) -> str | None:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            m = _DIGEST_RE.search(zf.read("docProps/custom.xml"))
+    except (FileNotFoundError, KeyError, zipfile.BadZipFile, OSError):
+        return None
+    return m.group(1).decode() if m else None

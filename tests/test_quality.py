@@ -152,12 +152,12 @@ def test_unchanged_report_is_not_rewritten(tmp_path):
     assert save_quality_workbook(path, _report(log, q2, empty)) is True
     rows = list(load_workbook(path)["隔离明细"].iter_rows(min_row=2, values_only=True))
     assert [r[4] for r in rows] == [4]
-    path.write_bytes(b"edited by hand")
+    path.write_bytes(b"not a workbook any more")
     assert save_quality_workbook(path, _report(log, q2, empty)) is True
     path.unlink()
     assert save_quality_workbook(path, _report(log, q2, empty)) is True
     assert load_workbook(path).sheetnames[0] == "概况"
-    assert not list(path.parent.glob(".*.tmp"))
+    assert sorted(p.name for p in path.parent.iterdir()) == ["2019.xlsx"]  # nothing beside it
 
 
 def test_pipeline_writes_quality_report_matching_truth(s_run):
