@@ -164,7 +164,8 @@ def ingest_partitions(
         "max_uncompressed_bytes": max_uncompressed_bytes,
         "batch_rows": batch_rows,
     }
-    processes = processes or _processes_default(to_read)
+    sizes = [_file_bytes(f) for f in to_read]
+    processes = processes or _processes_default(sizes)
     if processes <= 1 or len(to_read) <= 1:
         for written in _read_and_write_lake(to_read, lake=lake, workers=workers, **read):
             settle(written)
@@ -178,7 +179,7 @@ def ingest_partitions(
 
         tasks = (
             _IngestTask(files=group, lake_root=lake.root, read=read)
-            for group in _task_groups(to_read, processes)
+            for group in _task_groups(to_read, sizes, processes)
         )
         run_pool(_ingest_task, tasks, processes, finish)
     return [outcomes[k] for k in dict.fromkeys(keys)]
@@ -249,18 +250,18 @@ def _file_bytes(f: readers.LedgerFile) -> int:
         return 0  # unreadable: the reader rejects it with its reason
 
 
-def _processes_default(files: Sequence[readers.LedgerFile]) -> int:
+def _processes_default(sizes: Sequence[int]) -> int:
     workers = workers_default()
-    if workers <= 1 or sum(_file_bytes(f) for f in files) < PROCESS_MIN_BYTES:
+    if workers <= 1 or sum(sizes) < PROCESS_MIN_BYTES:
         return 1
     return workers
 
 
 def _task_groups(
-    files: Sequence[readers.LedgerFile], processes: int
+    files: Sequence[readers.LedgerFile], sizes: Sequence[int], processes: int
 ) -> Iterator[list[readers.LedgerFile]]:
-    """Consecutive runs of ``files`` of about equal bytes, ``TASKS_PER_PROCESS`` per process."""
-    sizes = [_file_bytes(f) for f in files]
+    """Consecutive runs of ``files`` (of ``sizes`` bytes) of about equal bytes,
+    ``TASKS_PER_PROCESS`` per process."""
     target = max(1, sum(sizes) // (processes * TASKS_PER_PROCESS))
     group: list[readers.LedgerFile] = []
     size = 0

@@ -19,18 +19,23 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from bangfu.envvars import temporary_env
+
 Task = TypeVar("Task")
 
 
-def workers_default() -> int:
-    """``BANGFU_WORKERS`` when set, else the CPUs this process may run on."""
-    env = os.environ.get("BANGFU_WORKERS")
-    if env:
-        return max(1, int(env))
+def cpus() -> int:
+    """The CPUs this process may run on."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux
         return max(1, os.cpu_count() or 1)
+
+
+def workers_default() -> int:
+    """``BANGFU_WORKERS`` when set, else :func:`cpus`."""
+    env = os.environ.get("BANGFU_WORKERS")
+    return max(1, int(env)) if env else cpus()
 
 
 def run_pool(
@@ -67,15 +72,8 @@ def _polars_threads_for_workers(workers: int) -> Iterator[None]:
     if "POLARS_MAX_THREADS" in os.environ:  # the user's choice stands
         yield
         return
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        cpus = os.cpu_count() or 1
-    os.environ["POLARS_MAX_THREADS"] = str(max(1, cpus // workers))
-    try:
+    with temporary_env("POLARS_MAX_THREADS", str(max(1, cpus() // workers))):
         yield
-    finally:
-        os.environ.pop("POLARS_MAX_THREADS", None)
 
 
 def _drain(pending: dict[Future, Any], finish) -> None:

@@ -367,6 +367,7 @@ def run_metrics(
     just recomputed — refreshed for all. The roll-ups are then computed over the whole year as
     always. Without a previous ``metrics_own`` for the year, every unit is computed."""
     t = timings if timings is not None else {}
+    only = set(only_units) if only_units is not None else set()
     out: list[YearMetrics] = []
     for year in years:
         with _timed(t, "read"):
@@ -383,7 +384,7 @@ def run_metrics(
             if previous is not None:  # written by another version: recompute every unit
                 shape = rules.own_metrics({}, units, year_roster, year, missed, []).columns
                 previous = previous if set(previous.columns) == set(shape) else None
-        changed = present if previous is None else [u for u in present if u in set(only_units)]
+        changed = present if previous is None else [u for u in present if u in only]
         own_parts = []
         for chunk in unit_chunks(lake, year, changed):
             with _timed(t, "read"):

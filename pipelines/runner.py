@@ -24,6 +24,7 @@ from dagster._core.storage.tags import (
 )
 
 from assets.partitions import multi_key, units_partitions, years_partitions
+from bangfu.envvars import temporary_env
 from bangfu.ingest import LandingScan
 from bangfu.lake import Lake, host_name, pid_alive, sweep_stale_temp
 from pipelines import definitions
@@ -302,23 +303,10 @@ def _run_stages(landing, data, instance, years, units, settings_overrides, echo)
 PLANNED_SUBSET_ENV = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
 
 
-@contextmanager
-def _planned_events_per_range():
-    old = os.environ.get(PLANNED_SUBSET_ENV)
-    os.environ[PLANNED_SUBSET_ENV] = "true"
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop(PLANNED_SUBSET_ENV, None)
-        else:
-            os.environ[PLANNED_SUBSET_ENV] = old
-
-
 def _execute(defs, job_name, instance, *, tags, run_config):
     job = defs.resolve_job_def(job_name)
     tags = {**tags, HOST_TAG: host_name(), PID_TAG: str(os.getpid())}
-    with _planned_events_per_range():
+    with temporary_env(PLANNED_SUBSET_ENV, "true"):
         return job.execute_in_process(
             instance=instance, tags=tags, run_config=run_config, raise_on_error=False
         )
