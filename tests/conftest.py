@@ -14,11 +14,15 @@ PG_ADMIN_URL = os.environ.get(
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
-def _service_missing(what: str, exc: Exception):
-    msg = f"{what} is not reachable ({type(exc).__name__}: {exc})"
+def missing(msg: str, remedy: str = "install or start it to run this test"):
+    """What a test needs is not here: under CI=true the test FAILS, elsewhere it is skipped."""
     if IN_CI:
         pytest.fail(f"{msg}; CI=true requires it (see .ci/run)")
-    pytest.skip(f"{msg}; start it to run this test")
+    pytest.skip(f"{msg}; {remedy}")
+
+
+def _service_missing(what: str, exc: Exception):
+    missing(f"{what} is not reachable ({type(exc).__name__}: {exc})", "start it to run this test")
 
 
 @pytest.fixture(scope="session")

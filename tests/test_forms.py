@@ -7,7 +7,6 @@ from the seed text, in its order and wording).
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from datetime import date
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from conftest import missing
 from docx import Document
 from openpyxl import load_workbook
 
@@ -23,7 +23,6 @@ from bangfu.forms.layouts import FORMS
 from bangfu.frames import FINDINGS_SCHEMA, METRICS_SCHEMA, sheet_schema
 from bangfu.sheets import SHEETS_BY_KEY
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
 YEAR = 2019
 UNIT = {"unit_code": "330102", "unit_name": "上城区总工会", "level": "县", "parent_code": "330100"}
 HOSTILE = '=HYPERLINK("http://x","y")'
@@ -927,9 +926,7 @@ def test_report_sections_and_rule_groups(tmp_path):
 def test_workbook_and_report_convert_to_pdf(written, tmp_path):
     office = shutil.which("libreoffice") or shutil.which("soffice")
     if office is None:
-        if IN_CI:
-            pytest.fail("libreoffice is missing; CI=true requires it")
-        pytest.skip("libreoffice not installed")
+        missing("libreoffice is missing")
     xlsx, _info, _wb = written
     docx = tmp_path / "report.docx"
     write_unit_report(docx, **_inputs())
