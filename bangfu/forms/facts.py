@@ -63,6 +63,34 @@ def _in_year(d, year: int) -> bool:
 
 
 # ---------------------------------------------------------------- context
+# Lake bookkeeping columns that no fact reads from a ledger row (findings carry their own).
+_BOOKKEEPING = ("year", "unit_code", "source_file", "source_sheet")
+
+
+class _LedgerRows(dict):
+    """Ledger rows as dicts, made from a sheet's frame when a fact first asks for them: turning
+    every sheet of a unit into dicts was a seventh of the workbook's time, and some (the
+    account ledger) are only summed, in polars."""
+
+    def __init__(self, frames: dict[str, pl.DataFrame], given: dict[str, list[dict]]):
+        super().__init__(given)
+        self._frames = frames
+
+    def __missing__(self, key: str) -> list[dict]:
+        frame = self._frames.get(key)
+        if frame is None:
+            raise KeyError(key)
+        rows = frame.drop([c for c in _BOOKKEEPING if c in frame.columns]).to_dicts()
+        self[key] = rows
+        return rows
+
+    def get(self, key: str, default=None):
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+
 @dataclass
 class Context:
     year: int
@@ -79,8 +107,7 @@ class Context:
     rows: dict[str, list[dict]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for key, frame in self.frames.items():
-            self.rows[key] = frame.to_dicts() if frame is not None else []
+        self.rows = _LedgerRows(self.frames, self.rows)
         self.archive = self.rows.get("archive", [])
         self.archive_by_no: dict[str, dict] = {}
         self.archive_by_id: dict[str, list[dict]] = defaultdict(list)
@@ -111,7 +138,8 @@ class Context:
             self.by_rule[fnd["rule_code"]].append(fnd)
 
     def has(self, key: str) -> bool:
-        return bool(self.rows.get(key))
+        frame = self.frames.get(key)
+        return frame.height > 0 if frame is not None else bool(self.rows.get(key))
 
     def m(self, year: int, col: str):
         return self.metrics.get(year, {}).get(col)
@@ -595,15 +623,15 @@ def _scope_fund(ctx, layout, subj, year):
 
 @fact("scope_subjects")
 def _scope_subjects(ctx, layout, subj, year):
-    lines = ctx.rows.get("ledger", [])
-    if not lines:
+    if not ctx.has("ledger"):
         return f"会计明细账未提供。{PENDING}"
-    sums = Counter()
-    for ln in lines:
-        name = ln.get("account_name") or ""
-        for key in ("困难职工帮扶费", "帮扶补助"):
-            if key in name:
-                sums[key] += ln.get("debit") or 0
+    keys = ("困难职工帮扶费", "帮扶补助")
+    name, debit = pl.col("account_name").fill_null(""), pl.col("debit").fill_null(0)
+    sums = (
+        ctx.frames["ledger"]
+        .select([debit.filter(name.str.contains(k, literal=True)).sum().alias(k) for k in keys])
+        .row(0, named=True)
+    )
     text = (
         f"“困难职工帮扶费”借方合计 {yuan(sums['困难职工帮扶费'])}，"
         f"“帮扶补助”借方合计 {yuan(sums['帮扶补助'])}。"
