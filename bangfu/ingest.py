@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -18,8 +19,9 @@ from bangfu.frames import INGEST_STATUS_SCHEMA
 from bangfu.lake import Lake
 from bangfu.pool import run_pool, workers_default
 from bangfu.sheets import LEDGER_SHEETS
-from warehouse import tables
-from warehouse.store import Replacement, Warehouse, now
+
+if TYPE_CHECKING:
+    from warehouse.store import Warehouse
 
 LAKE_WRITERS = 2  # threads writing lake Parquet files
 _Group = list[tuple["_Written", Future]]  # written partitions and their lake writes
@@ -338,6 +340,11 @@ def _write_lake(lake: Lake, w: _Written) -> None:
 
 def _write_warehouse(warehouse: Warehouse, batch: list[_Written]) -> None:
     """One transaction for the batch; inside it each partition's rows are deleted and inserted."""
+    # imported here: the reading worker processes never write the warehouse (SQLAlchemy's
+    # import is about 0.4 s of each worker's start)
+    from warehouse import tables
+    from warehouse.store import Replacement, now
+
     stamp_time = now()
     replacements: list[Replacement] = []
     for w in batch:

@@ -394,9 +394,7 @@ def _peek_rows(
     sst_needed: set[int] = set()
     next_row = 1
     with zf.open(member) as fh:
-        for _ev, el in ET.iterparse(fh, events=("end",)):
-            if el.tag != f"{_NS_MAIN}row":
-                continue
+        for el in _row_elements(fh):
             r = int(el.get("r") or next_row)
             next_row = r + 1
             if r > HEADER_SEARCH_ROWS:
@@ -418,6 +416,8 @@ def _peek_rows(
                         sst_needed.add(int(v.text))
             rows.append((r, cells))
             el.clear()
+            if r == HEADER_SEARCH_ROWS:
+                break
     if sst_needed:
         sst = sst if sst is not None else _SharedStrings(zf)
         for _r, cells in rows:
@@ -425,6 +425,25 @@ def _peek_rows(
                 if t == "s":
                     cells[j] = ("str", sst.get(int(text)))
     return rows
+
+
+_PEEK_CHUNK = 4096  # the first 20 rows are a few kB: iterparse's 16 kB reads parsed far more
+
+
+def _row_elements(fh) -> Iterator[ET.Element]:
+    """The worksheet's ``<row>`` elements as they complete, reading the part a small chunk at a
+    time so that stopping after the first rows parses little more than those rows."""
+    parser = ET.XMLPullParser(events=("end",))
+    tag = f"{_NS_MAIN}row"
+    while chunk := fh.read(_PEEK_CHUNK):
+        parser.feed(chunk)
+        for _ev, el in parser.read_events():
+            if el.tag == tag:
+                yield el
+    parser.close()
+    for _ev, el in parser.read_events():
+        if el.tag == tag:
+            yield el
 
 
 class _SharedStrings:
@@ -830,40 +849,65 @@ def _piece_schema(spec: SheetSpec) -> dict[str, pl.DataType]:
 
 
 def _to_piece(raw: _Raw, spec: SheetSpec, ctx: _Context) -> _Piece:
-    """Stage 1's last step, one polars query per sheet: body rows, blank/total flags (over every
-    cell, contract column or not), the contract's columns under their canonical names."""
+    """Stage 1's last step: body rows, blank/total flags (over every cell, contract column or
+    not), the contract's columns under their canonical names.
+
+    A row is skipped when it is blank or its first non-blank cell is a total marker. The first
+    cell column settles most rows (it has content without the markers' last characters), so
+    the full test over every cell runs only on the rest, typically a few per cent: testing every
+    cell of every row cost more than the rest of the stage."""
     df = raw.frame
     cell_cols = tuple(c for c in df.columns if _CELL_COL.fullmatch(c))
     flags = tuple(c for c in df.columns if _FLAG_COL.fullmatch(c))
-    exprs = _piece_exprs(spec, cell_cols, flags, tuple(sorted(raw.mapping.items())))
-    frame = df.lazy().filter(pl.col("__row") > raw.header_row).select(exprs).collect()
+    exprs = _piece_exprs(
+        spec, cell_cols[0] if cell_cols else None, flags, tuple(sorted(raw.mapping.items()))
+    )
+    body = df.filter(pl.col("__row") > raw.header_row)
+    frame = body.select(exprs)  # __skip: "may be skipped" until the full test below
+    if cell_cols:
+        at = frame["__skip"].arg_true()
+        if at.len():
+            skip = body[at].select(_skip_expr(cell_cols)).to_series()
+            frame = frame.with_columns(frame["__skip"].scatter(at, skip))
     return _Piece(spec, ctx, frame, raw.header_row, list(raw.warnings))
 
 
 _CELL_COL = re.compile(r"c[0-9]+")
 _FLAG_COL = re.compile(r"n[0-9]+")
+# a cell without any of these (spaces aside) is no total marker
+_MARKER_CHARS = sorted({m[-1] for m in TOTAL_MARKERS})
+# the first cell (of the \x1f-joined cells) holding something other than spaces
+_FIRST_FILLED = r"(?:^|\x1f)([^\x1f]*[^\s\u200b\u200c\u200d\u2060\ufeff\x1f][^\x1f]*)"
+
+
+@functools.lru_cache(maxsize=1024)
+def _skip_expr(cell_cols: tuple[str, ...]) -> pl.Expr:
+    """True for a blank row or a total row (its first non-blank cell is a total marker)."""
+    joined = pl.concat_str(
+        [pl.col(c).cast(pl.String) for c in cell_cols], separator="\x1f", ignore_nulls=True
+    )
+    first = joined.str.extract(_FIRST_FILLED, 1)
+    total = P.remove_spaces(first).str.replace(r"[:：]$", "").is_in(list(TOTAL_MARKERS))
+    return (first.is_null() | total.fill_null(False)).alias("__skip")
 
 
 @functools.lru_cache(maxsize=1024)
 def _piece_exprs(
     spec: SheetSpec,
-    cell_cols: tuple[str, ...],
+    first_col: str | None,
     flags: tuple[str, ...],
     mapping: tuple[tuple[str, int], ...],
 ) -> list[pl.Expr]:
     """The select of _to_piece; built once per sheet kind and layout (thousands of sheets share
     a handful of layouts, and building the expressions costs more than running them)."""
     where = dict(mapping)
-    filled = [P.has_content(c) for c in cell_cols]
-    if filled:
-        first = pl.coalesce(
-            [pl.when(f).then(pl.col(c)) for f, c in zip(filled, cell_cols, strict=True)]
-        )
-        first = P.remove_spaces(first).str.replace(r"[:：]$", "")
-        skip = ~pl.any_horizontal(filled) | first.is_in(list(TOTAL_MARKERS)).fill_null(False)
+    if first_col is not None:
+        c0 = pl.col(first_col)
+        marker = c0.str.contains_any(_MARKER_CHARS)
+        may_skip = (~P.has_content(c0) | marker).fill_null(True)
     else:
-        skip = pl.lit(True)
-    cols: list[pl.Expr] = [pl.col("__row").cast(pl.Int64), skip.alias("__skip")]
+        may_skip = pl.lit(True)
+    cols: list[pl.Expr] = [pl.col("__row").cast(pl.Int64), may_skip.alias("__skip")]
     nums: list[pl.Expr] = []
     for col in spec.columns:
         j = where.get(col.name)

@@ -506,6 +506,34 @@ def test_read_sheet_rows_generic():
     assert res.quarantine["row_number"].to_list() == [5]
 
 
+def test_blank_and_total_rows_decided_by_the_first_filled_cell():
+    """The first cell column settles most rows; the others get the full test over every cell."""
+    body = [
+        ("PZ1", "帮扶补助", "1"),  # kept: the first cell has content
+        (None, " \u3000", None),  # blank (spaces only)
+        ("  ", "合 计：", "3"),  # total: the first filled cell, spaces and colon aside
+        ("会计调整", "帮扶补助", "4"),  # kept: 计 in the first cell, but no marker
+        (None, "PZ5 ", "5"),  # kept: the first filled cell is no marker
+        ("\u200b", None, "本年累计"),  # total: the first filled cell is the third
+        ("小计", None, None),  # total in the first cell
+        (None, None, "6 合计"),  # kept: a marker inside a value is no total row
+    ]
+    raw = pl.DataFrame(
+        {
+            "c0": ["凭证号", *[r[0] for r in body]],
+            "c1": ["科目名称", *[r[1] for r in body]],
+            "c2": ["借方金额", *[r[2] for r in body]],
+            "c3": ["摘要", *[None] * len(body)],
+            "c4": ["贷方金额", *[None] * len(body)],
+        },
+        schema={f"c{j}": pl.String for j in range(5)},
+    ).with_columns(__row=pl.int_range(1, len(body) + 2, dtype=pl.Int64))
+    res = R.read_sheet_rows(raw, LEDGER, year=YEAR, unit_code=UNIT, source_file="f.csv")
+    seen = set(res.frame["source_row"].to_list()) | set(res.quarantine["row_number"].to_list())
+    assert seen == {2, 5, 6, 9}
+    assert res.rows_skipped == 1 + 4  # the header, then the blank and three total rows
+
+
 # --------------------------------------------------------------------------- reference files
 def _units_csv(path: Path, rows: list[list[str]]) -> Path:
     path.write_text(
