@@ -17,7 +17,7 @@ import polars as pl
 from bangfu import readers
 from bangfu.frames import INGEST_STATUS_SCHEMA
 from bangfu.lake import Lake
-from bangfu.pool import run_pool, workers_default
+from bangfu.pool import prestart, run_pool, workers_default
 from bangfu.sheets import LEDGER_SHEETS
 
 if TYPE_CHECKING:
@@ -242,8 +242,34 @@ def _ingest_task(task: _IngestTask) -> list[_Written]:
     return out
 
 
+def prestart_workers(
+    landing: Path, years: Sequence[int] | None = None, units: Sequence[str] | None = None
+) -> bool:
+    """Start the ingest's worker processes ahead (:func:`bangfu.pool.prestart`) when the ledger
+    files of ``years`` and ``units`` (all when None) reach :data:`PROCESS_MIN_BYTES`, as
+    :func:`ingest_partitions` will then read them in processes. Returns whether it did."""
+    root = Path(landing) / "ledgers"
+    year_names = {str(y) for y in years} if years else None
+    unit_set = set(units) if units else None
+    total = 0
+    for ydir in root.iterdir() if root.is_dir() else ():
+        if not ydir.is_dir() or (year_names is not None and ydir.name not in year_names):
+            continue
+        for entry in ydir.iterdir():
+            if unit_set is None or entry.name.split(".")[0] in unit_set:
+                total += _path_bytes(entry)
+    workers = workers_default()
+    if workers <= 1 or total < PROCESS_MIN_BYTES:
+        return False
+    prestart(workers, [__name__])
+    return True
+
+
 def _file_bytes(f: readers.LedgerFile) -> int:
-    path = Path(f.path)
+    return _path_bytes(Path(f.path))
+
+
+def _path_bytes(path: Path) -> int:
     try:
         if path.is_dir():  # the CSV form: one folder of per-sheet files
             return sum(p.stat().st_size for p in path.iterdir() if p.is_file())

@@ -14,6 +14,7 @@ step in a fresh child process (own wall time, CPU time and peak RSS, bench.commo
     (year, unit) partition, no Dagster: reading, parsing, validation, quarantine, lake Parquet
     and warehouse writes;
 (c) **dagster** — the whole ingestion as ``bangfu run`` drives it (pipelines.runner), from the
+    worker processes' early start (``prestart_workers``, as ``run_pipeline`` does first), the
     instance and the definitions to the last materialisation: ``reference_job`` (units.csv,
     standards, civil roster, landing inventory), the landing scan and partition registration,
     then the ``ledgers`` asset as ranged runs over every partition (``execute_in_process`` on a
@@ -185,8 +186,9 @@ def child_dagster(landing: Path, data: Path) -> None:
 
     from assets import ingest as ingest_assets
     from assets.partitions import multi_key, units_partitions, years_partitions
-    from bangfu.ingest import LandingScan
+    from bangfu.ingest import LandingScan, prestart_workers
     from bangfu.lake import Lake
+    from bangfu.pool import discard_prestarted
     from pipelines import definitions
     from pipelines.runner import _execute, contiguous_blocks, dagster_home, register_partitions
 
@@ -194,6 +196,7 @@ def child_dagster(landing: Path, data: Path) -> None:
     # the whole ingestion from here: instance, definitions, reference run, scan, registration,
     # ledger runs (what `bangfu run` does before its findings)
     t0, c0 = time.perf_counter(), _cpu()
+    prestart_workers(landing)  # as pipelines.runner.run_pipeline does first
     dagster_home(data)
     instance = dg.DagsterInstance.get()
     ingest_job = dg.define_asset_job(
@@ -233,6 +236,7 @@ def child_dagster(landing: Path, data: Path) -> None:
             if not res.success:
                 sys.exit(f"ingest run {tags} failed")
             runs.append(res.run_id)
+    discard_prestarted()
     wall = time.perf_counter() - t0
     cpu = _cpu() - c0
     t_ledgers = time.perf_counter() - t1

@@ -25,9 +25,11 @@ from dagster._core.storage.tags import (
 
 from assets.partitions import multi_key, units_partitions, years_partitions
 from bangfu.envvars import temporary_env
-from bangfu.ingest import LandingScan
+from bangfu.ingest import LandingScan, prestart_workers
 from bangfu.lake import Lake, host_name, pid_alive, sweep_stale_temp
+from bangfu.pool import discard_prestarted
 from pipelines import definitions
+from pipelines.storage import EVENT_BATCH_SIZE
 from warehouse import tables
 from warehouse.store import Warehouse, default_url
 
@@ -57,14 +59,34 @@ class RunSummary:
         return not self.failures and not self.failed_stages
 
 
+_OLD_INSTANCE_YAML = "telemetry:\n  enabled: false\n"  # what earlier versions wrote
+
+
+def instance_yaml(home: Path) -> str:
+    """The embedded instance's dagster.yaml: Dagster's default SQLite storage, with the event
+    log writing a ranged run's partition events in batches (pipelines.storage)."""
+    events = (Path(home) / "history" / "runs").as_posix()
+    return (
+        f"{_OLD_INSTANCE_YAML}"
+        "event_log_storage:\n"
+        "  module: pipelines.storage\n"
+        "  class: BatchingSqliteEventLogStorage\n"
+        "  config:\n"
+        f"    base_dir: {events}\n"
+    )
+
+
 def dagster_home(data: Path) -> Path:
-    """$DAGSTER_HOME, else <data>/dagster_home (created with a minimal dagster.yaml)."""
+    """$DAGSTER_HOME, else <data>/dagster_home (created with :func:`instance_yaml`; a home with
+    the earlier minimal file gets the new one). Also turns on Dagster's batched event writes
+    (``DAGSTER_EVENT_BATCH_SIZE``) for this process unless the environment sets them."""
     home = Path(os.environ.get("DAGSTER_HOME") or (Path(data) / "dagster_home")).resolve()
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
     cfg = home / "dagster.yaml"
-    if not cfg.exists():
-        cfg.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    if not cfg.exists() or cfg.read_text(encoding="utf-8") == _OLD_INSTANCE_YAML:
+        cfg.write_text(instance_yaml(home), encoding="utf-8")
     os.environ["DAGSTER_HOME"] = str(home)
+    os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", EVENT_BATCH_SIZE)
     return home
 
 
@@ -116,6 +138,8 @@ def run_pipeline(
     # private — lake folders 0700, Parquet, SQLite warehouse, workbooks and reports 0600 —
     # whatever the caller's umask, and put the umask back afterwards.
     old_umask = os.umask(0o077)
+    # the ingest's worker processes start now, while this process sets Dagster up (one core)
+    prestart_workers(landing, years, units)
     try:
         return _run_pipeline(
             landing,
@@ -127,6 +151,7 @@ def run_pipeline(
             instance=instance,
         )
     finally:
+        discard_prestarted()
         os.umask(old_umask)
 
 
