@@ -506,6 +506,31 @@ def test_read_sheet_rows_generic():
     assert res.quarantine["row_number"].to_list() == [5]
 
 
+@pytest.mark.parametrize("kind", ["text", "numbers", "dates"])
+def test_an_id_column_of_one_cell_type(landing, kind):
+    """A column of text IDs is read as text at once; a column with no text (every ID typed as
+    a number, or as a date) is read cell by cell and every row is quarantined."""
+    value = {
+        "text": lambda r: r[2],
+        "numbers": lambda r: ("num", 110105194912310021),
+        "dates": lambda r: dt.date(2019, 1, 5),
+    }[kind]
+    rows = [[*r[:2], value(r), *r[3:]] for r in ARCHIVE_ROWS]
+    sheets = _sheets()
+    sheets["困难职工档案"] = ([], ARCHIVE_HEADER, rows)
+    arc = _read(write_xlsx(_xlsx_path(landing), sheets), landing).sheets["archive"]
+    if kind == "text":
+        assert arc.frame.height and set(arc.frame["id_number"]) <= {ID1, ID2}
+        assert "身份证号" not in " ".join(arc.quarantine["column"].to_list())
+        return
+    q = arc.quarantine.sort("row_number")
+    assert arc.rows_kept == 0 and q.height == len(ARCHIVE_ROWS)
+    assert all(c.startswith("身份证号") for c in q["column"].to_list())
+    assert all("数字格式" in r for r in q["reason"].to_list())
+    shown = "1101051949123100" if kind == "numbers" else "2019-01-05"  # digits lost
+    assert all(v.startswith(shown) for v in q["value"].to_list())
+
+
 def test_blank_and_total_rows_decided_by_the_first_filled_cell():
     """The first cell column settles most rows; the others get the full test over every cell."""
     body = [
