@@ -613,10 +613,9 @@ def _load_typed(
     sheet = reader.load_sheet(name, header_row=None, dtypes=dtypes, schema_sample_rows=None)
     if not sheet.selected_columns or sheet.selected_columns[0].absolute_index != first_col:
         return None
-    if id_cols:
-        rb, errors = sheet.to_arrow_with_errors()
-    else:  # every column text: nothing can fail to convert
-        rb, errors = sheet.to_arrow(), None
+    if not id_cols:  # every column text: nothing can fail to convert
+        return _as_text_cells(pl.DataFrame(sheet.to_arrow()), first_row)
+    rb, errors = sheet.to_arrow_with_errors()
     df = pl.DataFrame(rb)
     for j in id_cols:
         if j >= df.width or df.dtypes[j] not in (pl.Duration, pl.Null):
@@ -628,7 +627,7 @@ def _load_typed(
         ],
         (pl.int_range(pl.len(), dtype=pl.Int64) + first_row).alias("__row"),
     )
-    return _restore_id_text(df, id_cols, errors) if id_cols else df
+    return _restore_id_text(df, id_cols, errors)
 
 
 def _load_id_text(
@@ -662,8 +661,15 @@ def _load_id_text(
     df = pl.DataFrame(sheet.to_arrow())
     if any(j >= df.width or df.dtypes[j] not in (pl.String, pl.Null) for j in id_cols):
         return None
-    return df.select(
-        *[pl.col(c).cast(pl.String).alias(f"c{j}") for j, c in enumerate(df.columns)],
+    return _as_text_cells(df, first_row)
+
+
+def _as_text_cells(df: pl.DataFrame, first_row: int) -> pl.DataFrame:
+    """Columns named c<j>, empty (null-typed) ones as String, and ``__row``. Only what needs it
+    is cast: an expression per column per sheet cost more than the rest of this step."""
+    df.columns = [f"c{j}" for j in range(df.width)]
+    return df.with_columns(
+        *[pl.col(c).cast(pl.String) for c, dtype in df.schema.items() if dtype == pl.Null],
         (pl.int_range(pl.len(), dtype=pl.Int64) + first_row).alias("__row"),
     )
 
