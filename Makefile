@@ -37,7 +37,7 @@ format: $(VENV)/.synced
 
 # The Dagster UI over the demo data: http://127.0.0.1:3000
 ui: $(VENV)/.synced
-	BANGFU_DATA=$(DATA) DAGSTER_HOME=$(abspath $(DATA))/dagster_home \
+	BANGFU_DATA=$(DATA) DAGSTER_HOME=$(abspath $(DATA))/dagster_home DAGSTER_EVENT_BATCH_SIZE=1000 \
 	  $(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 bench: $(VENV)/.synced
