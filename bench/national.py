@@ -488,7 +488,8 @@ def targets(s: dict) -> list[str]:
     if "L_over_M_per_household" in s:
         r = s["L_over_M_per_household"]
         out.append(
-            f"time per household L/M {r:.2f} ≤ {TARGET_RATIO} → " + verdict(r <= TARGET_RATIO, "")
+            f"time per household L/M {r:.2f} ≤ {TARGET_RATIO} → "
+            + verdict(r <= TARGET_RATIO, f"{r / TARGET_RATIO - 1:.0%} over")
         )
     else:
         out.append("time per household L/M: M not measured in this run")
