@@ -300,16 +300,17 @@ def _csv_frame_fast(text: str) -> pl.DataFrame | None:
     cols = [f"c{j}" for j in range(width)]
     if not cols:  # nothing but blank lines
         return df.select(__row=pl.int_range(1, pl.len() + 1, dtype=pl.Int64))
-    lines = (
-        pl.sum_horizontal(
-            [pl.col(c).str.count_matches("\n", literal=True).fill_null(0) for c in cols]
-        ).cast(pl.Int64)
-        + 1
-    )
-    return df.select(
-        *[pl.col(c).replace("", None) for c in cols],
-        __row=lines.cum_sum() - lines + 1,
-    )
+    if '"' not in text:  # no quoted field, so no line break inside one: a line a record
+        row = pl.int_range(1, pl.len() + 1, dtype=pl.Int64)
+    else:
+        lines = (
+            pl.sum_horizontal(
+                [pl.col(c).str.count_matches("\n", literal=True).fill_null(0) for c in cols]
+            ).cast(pl.Int64)
+            + 1
+        )
+        row = lines.cum_sum() - lines + 1
+    return df.select(*[pl.col(c).replace("", None) for c in cols], __row=row)
 
 
 def _csv_frame(text: str) -> pl.DataFrame:
