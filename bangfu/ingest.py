@@ -258,8 +258,8 @@ def prestart_workers(
         for entry in ydir.iterdir():
             if unit_set is None or entry.name.split(".")[0] in unit_set:
                 total += _path_bytes(entry)
-    workers = workers_default()
-    if workers <= 1 or total < PROCESS_MIN_BYTES:
+    workers = _processes_default([total])
+    if workers <= 1:
         return False
     prestart(workers, [__name__])
     return True

@@ -611,8 +611,8 @@ def _load_typed(
     dtypes: dict[str | int, str] = {
         first_col + j: ("duration" if j in id_cols else "string") for j in range(width)
     }
-    sheet = reader.load_sheet(name, header_row=None, dtypes=dtypes, schema_sample_rows=None)
-    if not sheet.selected_columns or sheet.selected_columns[0].absolute_index != first_col:
+    sheet = _load_from(reader, name, first_col, dtypes)
+    if sheet is None:
         return None
     if not id_cols:  # every column text: nothing can fail to convert
         return _as_text_cells(pl.DataFrame(sheet.to_arrow()), first_row)
@@ -629,6 +629,19 @@ def _load_typed(
         (pl.int_range(pl.len(), dtype=pl.Int64) + first_row).alias("__row"),
     )
     return _restore_id_text(df, id_cols, errors)
+
+
+def _load_from(
+    reader: fastexcel.ExcelReader, name: str, first_col: int, dtypes: dict, **options
+) -> fastexcel.ExcelSheet | None:
+    """The whole sheet (no header row, every row typed by ``dtypes``, keyed by absolute column
+    index); None when calamine's first column is not the peek's ``first_col``."""
+    sheet = reader.load_sheet(
+        name, header_row=None, dtypes=dtypes, schema_sample_rows=None, **options
+    )
+    if not sheet.selected_columns or sheet.selected_columns[0].absolute_index != first_col:
+        return None
+    return sheet
 
 
 def _load_id_text(
@@ -648,16 +661,10 @@ def _load_id_text(
         first_col + j: "string" for j in range(width) if j not in id_cols
     }
     try:
-        sheet = reader.load_sheet(
-            name,
-            header_row=None,
-            dtypes=dtypes,
-            dtype_coercion="strict",
-            schema_sample_rows=None,
-        )
+        sheet = _load_from(reader, name, first_col, dtypes, dtype_coercion="strict")
     except fastexcel.FastExcelError:  # mixed types in a column (or worse: the typed load tells)
         return None
-    if not sheet.selected_columns or sheet.selected_columns[0].absolute_index != first_col:
+    if sheet is None:
         return None
     df = pl.DataFrame(sheet.to_arrow())
     if any(j >= df.width or df.dtypes[j] not in (pl.String, pl.Null) for j in id_cols):
