@@ -294,23 +294,36 @@ def _csv_frame_fast(text: str) -> pl.DataFrame | None:
         break
     if df is None:
         return None
-    # the csv module's width: the longest record, i.e. up to the last non-empty field
-    filled = df.select(pl.all().replace("", None).is_not_null().any()).row(0)
-    width = max((j + 1 for j, f in enumerate(filled) if f), default=0)
+    quoted = '"' in text
+    width = _filled_width(df, quoted)
     cols = [f"c{j}" for j in range(width)]
     if not cols:  # nothing but blank lines
         return df.select(__row=pl.int_range(1, pl.len() + 1, dtype=pl.Int64))
-    if '"' not in text:  # no quoted field, so no line break inside one: a line a record
-        row = pl.int_range(1, pl.len() + 1, dtype=pl.Int64)
-    else:
-        lines = (
-            pl.sum_horizontal(
-                [pl.col(c).str.count_matches("\n", literal=True).fill_null(0) for c in cols]
-            ).cast(pl.Int64)
-            + 1
-        )
-        row = lines.cum_sum() - lines + 1
+    if not quoted:
+        # no quoted field: no line break inside one (a line a record), and no empty string
+        # (polars reads an unquoted empty field as null; only "" gives an empty string)
+        return df.select(*cols, __row=pl.int_range(1, pl.len() + 1, dtype=pl.Int64))
+    lines = (
+        pl.sum_horizontal(
+            [pl.col(c).str.count_matches("\n", literal=True).fill_null(0) for c in cols]
+        ).cast(pl.Int64)
+        + 1
+    )
+    row = lines.cum_sum() - lines + 1
     return df.select(*[pl.col(c).replace("", None) for c in cols], __row=row)
+
+
+def _filled_width(df: pl.DataFrame, quoted: bool) -> int:
+    """The csv module's width: the longest record, i.e. up to the last non-empty field.
+    Null counts are known without a scan; only a quoted file can hold empty strings (""), so
+    only there is a candidate column checked for a non-empty value."""
+    nulls = df.null_count().row(0)
+    for j in range(df.width - 1, -1, -1):
+        if nulls[j] == df.height:
+            continue
+        if not quoted or df.get_column(f"c{j}").str.len_bytes().max():
+            return j + 1
+    return 0
 
 
 def _csv_frame(text: str) -> pl.DataFrame:
@@ -918,7 +931,7 @@ def _to_piece(raw: _Raw, spec: SheetSpec, ctx: _Context) -> _Piece:
     exprs = _piece_exprs(
         spec, cell_cols[0] if cell_cols else None, flags, tuple(sorted(raw.mapping.items()))
     )
-    body = df.filter(pl.col("__row") > raw.header_row)
+    body = _below(df, raw.header_row)
     frame = body.select(exprs)  # __skip: "may be skipped" until the full test below
     if cell_cols:
         at = frame["__skip"].arg_true()
@@ -926,6 +939,15 @@ def _to_piece(raw: _Raw, spec: SheetSpec, ctx: _Context) -> _Piece:
             skip = body[at].select(_skip_expr(cell_cols)).to_series()
             frame = frame.with_columns(frame["__skip"].scatter(at, skip))
     return _Piece(spec, ctx, frame, raw.header_row, list(raw.warnings))
+
+
+def _below(df: pl.DataFrame, header_row: int) -> pl.DataFrame:
+    """The rows after the header row. Row numbers ascend (every reader numbers rows in order),
+    so that is a slice, which copies nothing; a filter copied every cell of the sheet."""
+    rows = df.get_column("__row")
+    if rows.is_sorted():
+        return df.slice(rows.search_sorted(header_row, side="right"))
+    return df.filter(pl.col("__row") > header_row)
 
 
 _CELL_COL = re.compile(r"c[0-9]+")

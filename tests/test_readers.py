@@ -677,6 +677,8 @@ WELL_QUOTED_CSV = [
     "\n\n\n",
     "x,y\nlast line without newline",
     '"合计",,"1"\n  ,\u3000,\n',
+    'a,"",""\nb,,\n,"x",""\n',  # the last columns hold only quoted empty strings
+    "a,b,,\nc,,,\n,,d,,\n",  # unquoted: trailing empty fields end no column
 ]
 
 
