@@ -8,6 +8,7 @@ exactly one quarantine row. Nothing here imports Dagster.
 
 from __future__ import annotations
 
+import bisect
 import csv
 import datetime as dt
 import functools
@@ -945,8 +946,11 @@ def _below(df: pl.DataFrame, header_row: int) -> pl.DataFrame:
     """The rows after the header row. Row numbers ascend (every reader numbers rows in order),
     so that is a slice, which copies nothing; a filter copied every cell of the sheet."""
     rows = df.get_column("__row")
-    if rows.is_sorted():
-        return df.slice(rows.search_sorted(header_row, side="right"))
+    if rows.is_sorted():  # the header is among the first rows: search those in Python
+        first = rows.head(HEADER_SEARCH_ROWS + 1).to_list()
+        at = bisect.bisect_right(first, header_row)
+        if at < len(first) or len(first) == rows.len():
+            return df.slice(at)
     return df.filter(pl.col("__row") > header_row)
 
 

@@ -825,3 +825,18 @@ def test_header_read_through_shared_strings_of_a_later_sheet(tmp_path):
     rows = R._peek_rows(zf, members["救助发放明细"], strings)
     assert strings._streamed is None  # the fast lookup, not the fallback
     assert rows[1][1][0] == ("str", "发放编号") and rows[2][1][2] == ("str", "11010519491231002X")
+
+
+@pytest.mark.parametrize(
+    ("rows", "header_row", "want"),
+    [
+        ([3, 4, 5, 7], 4, [5, 7]),  # gaps (CSV records spanning lines)
+        ([3, 4, 5, 7], 7, []),
+        ([3, 4, 5, 7], 1, [3, 4, 5, 7]),
+        (list(range(1, 40)), 22, list(range(23, 40))),  # past the rows searched in Python
+        ([5, 3, 9], 4, [5, 9]),  # not in order: filtered
+    ],
+)
+def test_rows_below_the_header(rows, header_row, want):
+    df = pl.DataFrame({"__row": rows, "c0": [str(r) for r in rows]})
+    assert R._below(df, header_row)["__row"].to_list() == want
