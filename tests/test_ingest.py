@@ -320,3 +320,25 @@ def test_worker_processes_write_what_one_process_writes(s_landing, tmp_path):
         (o.status, o.rows, o.message) for o in out1
     ]
     assert seen2 == seen1 == sorted(keys)
+
+
+def test_worker_tasks_shrink_towards_the_end_and_weigh_xlsx_bytes():
+    from bangfu import ingest as I
+
+    def ledger(i: int, form: str) -> R.LedgerFile:
+        return R.LedgerFile(2019, f"{i:06d}", Path(f"{i}.xlsx" if form == "xlsx" else str(i)), form)
+
+    # 100 CSV ledgers, then 100 xlsx ledgers of the same size (an xlsx byte weighs 3)
+    files = [ledger(i, "csv") for i in range(100)] + [ledger(i, "xlsx") for i in range(100, 200)]
+    groups = list(I._task_groups(files, [1000] * 200, 2))
+    assert [f for g in groups for f in g] == files  # every ledger once, in order
+    cost = [sum(3 if f.form == "xlsx" else 1 for f in g) for g in groups]
+    total = sum(cost)  # 400 units
+    largest = total / (2 * I.LARGEST_TASK_PART)
+    smallest = total / (2 * I.SMALLEST_TASK_PART)
+    assert max(cost) <= largest + 3
+    assert len(groups[0]) == 50  # CSV: 50 ledgers make a largest task …
+    assert len(groups[-2]) <= smallest / 3 + 1  # … and an xlsx ledger weighs three
+    assert cost[-2] < cost[2] and cost[-2] <= smallest + 3  # the last tasks are the small ones
+    # never growing by more than one ledger's weight (a task closes once it reaches its size)
+    assert all(b <= a + 3 for a, b in zip(cost, cost[1:], strict=False))
