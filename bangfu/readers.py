@@ -300,18 +300,26 @@ def _csv_frame_fast(text: str) -> pl.DataFrame | None:
     cols = [f"c{j}" for j in range(width)]
     if not cols:  # nothing but blank lines
         return df.select(__row=pl.int_range(1, pl.len() + 1, dtype=pl.Int64))
-    if not quoted:
-        # no quoted field: no line break inside one (a line a record), and no empty string
-        # (polars reads an unquoted empty field as null; only "" gives an empty string)
-        return df.select(*cols, __row=pl.int_range(1, pl.len() + 1, dtype=pl.Int64))
-    lines = (
-        pl.sum_horizontal(
-            [pl.col(c).str.count_matches("\n", literal=True).fill_null(0) for c in cols]
-        ).cast(pl.Int64)
-        + 1
-    )
-    row = lines.cum_sum() - lines + 1
-    return df.select(*[pl.col(c).replace("", None) for c in cols], __row=row)
+    # as many lines as records: no record spans lines (no line break inside a quoted field)
+    lines = text.count("\n") + (not text.endswith("\n"))
+    if lines == df.height:
+        row = pl.int_range(1, pl.len() + 1, dtype=pl.Int64)
+    else:
+        per_record = (
+            pl.sum_horizontal(
+                [pl.col(c).str.count_matches("\n", literal=True).fill_null(0) for c in cols]
+            ).cast(pl.Int64)
+            + 1
+        )
+        row = per_record.cum_sum() - per_record + 1
+    # polars reads an unquoted empty field as null; only a quoted empty field ("" between
+    # separators or line ends) gives an empty string, which the csv module's reading makes None
+    if quoted and _EMPTY_QUOTED.search(text):
+        return df.select(*[pl.col(c).replace("", None) for c in cols], __row=row)
+    return df.select(*cols, __row=row)
+
+
+_EMPTY_QUOTED = re.compile(r'(?:^|,)""(?:,|\r?$)', re.M)
 
 
 def _filled_width(df: pl.DataFrame, quoted: bool) -> int:
@@ -338,9 +346,10 @@ def _csv_frame(text: str) -> pl.DataFrame:
 def _read_csv_raw(data: bytes, spec: SheetSpec, rel: str) -> _Raw:
     text, _encoding = _decode_csv(data, rel)
     raw = _csv_frame(text)
-    cells = [c for c in raw.columns if c != "__row"]
-    head = raw.head(HEADER_SEARCH_ROWS).select("__row", *cells).iter_rows()
-    header_row, mapping, warnings = _detect_header(((r[0], list(r[1:])) for r in head), spec)
+    head = raw.head(HEADER_SEARCH_ROWS).to_dict(as_series=False)  # no query per file
+    row_nos = head.pop("__row")
+    cells = [list(r) for r in zip(*head.values(), strict=True)] if head else [[] for _ in row_nos]
+    header_row, mapping, warnings = _detect_header(zip(row_nos, cells, strict=True), spec)
     return _Raw(raw, header_row, mapping, warnings)
 
 

@@ -679,6 +679,9 @@ WELL_QUOTED_CSV = [
     '"合计",,"1"\n  ,\u3000,\n',
     'a,"",""\nb,,\n,"x",""\n',  # the last columns hold only quoted empty strings
     "a,b,,\nc,,,\n,,d,,\n",  # unquoted: trailing empty fields end no column
+    'x,""\r\n"y",z\r\n"",w',  # quoted, a line a record; empty quoted fields at both ends
+    '"a",b\nc,"d"\n',  # quoted, a line a record, no empty field
+    '"p,"",q",r\n"a\nb",c\nd,e',  # "" inside a field; a record over two lines, no last \n
 ]
 
 
