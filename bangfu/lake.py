@@ -37,7 +37,7 @@ class Lake:
     def _private_root(self) -> None:
         # 0700 on the lake root keeps everything below it private, whatever the umask made of
         # the intermediate folders
-        if self.root in self._folders and self.root.is_dir():
+        if self.root in self._folders:
             return
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(self.root, 0o700)
@@ -57,8 +57,9 @@ class Lake:
         self._folder(target.parent)
         try:
             return _atomic_write(target, frame, dataset)
-        except FileNotFoundError:  # the folder was removed behind our back: make it again
-            self._folders.discard(target.parent)
+        except FileNotFoundError:  # removed behind our back (the folder, or the whole lake)
+            self._folders.clear()
+            self._private_root()
             self._folder(target.parent)
             return _atomic_write(target, frame, dataset)
 
@@ -125,23 +126,16 @@ def _atomic_write(target: Path, frame: pl.DataFrame, dataset: str) -> Path:
     chmod-ed."""
     buf = io.BytesIO()
     frame.write_parquet(buf, compression="zstd", statistics=True)
-    data = buf.getbuffer()
     tmp = target.parent / f"{temp_prefix(target)}{next(_temp_serial)}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
     try:
-        try:
-            written = 0
-            while written < len(data):
-                written += os.write(fd, data[written:])
-        finally:
-            os.close(fd)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(buf.getbuffer())
         pause_point(f"lake:{dataset}")
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    finally:
-        data.release()
     return target
 
 
@@ -149,7 +143,7 @@ _temp_serial = itertools.count()  # with the host and pid in the name: unique am
 
 
 # ---------------------------------------------------------------- temporary files
-# ``.data.parquet.<host>.<pid>.<random>.tmp``: hidden, and not ``*.parquet``, so a reader globbing
+# ``.data.parquet.<host>.<pid>.<serial>.tmp``: hidden, and not ``*.parquet``, so a reader globbing
 # ``lake/**/*.parquet`` (DuckDB, polars, an auditor's script) never picks up a file being
 # written; the host and process id let ``sweep_stale_temp`` tell a dead writer's leftover (after a
 # kill -9 or a power cut) from a file another process is writing right now.
@@ -163,7 +157,8 @@ def host_name() -> str:
 
 
 def temp_prefix(target: Path) -> str:
-    """mkstemp prefix for a temporary file beside ``target`` (use with suffix=".tmp")."""
+    """Name prefix for a temporary file beside ``target``: a unique part and ".tmp" follow
+    (mkstemp's prefix and suffix, or the lake's serial)."""
     return f".{Path(target).name}.{host_name()}.{os.getpid()}."
 
 

@@ -277,7 +277,8 @@ def _csv_frame_fast(text: str) -> pl.DataFrame | None:
         return None
     if text.startswith("\ufeff"):  # polars drops a leading BOM, the csv module keeps it
         return None
-    if '"' in text and not pl.Series([text]).str.contains(_WELL_QUOTED_CSV)[0]:
+    quoted = '"' in text
+    if quoted and not pl.Series([text]).str.contains(_WELL_QUOTED_CSV)[0]:
         return None
     data = text.encode("utf-8")
     df = None
@@ -295,7 +296,6 @@ def _csv_frame_fast(text: str) -> pl.DataFrame | None:
         break
     if df is None:
         return None
-    quoted = '"' in text
     width = _filled_width(df, quoted)
     cols = [f"c{j}" for j in range(width)]
     if not cols:  # nothing but blank lines
