@@ -15,8 +15,11 @@ DATA ?= data
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet uv
 
+# Bytecode is compiled once here: every bangfu process (CLI, Dagster run, pool worker, test)
+# would otherwise compile Dagster & co. from source at start-up, about 3 s each, where
+# PYTHONDONTWRITEBYTECODE keeps Python from caching it.
 $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --all-extras
+	$(UV) sync --frozen --all-extras --compile-bytecode
 	@touch $@
 
 demo: $(VENV)/.synced

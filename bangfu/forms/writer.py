@@ -15,16 +15,19 @@ from __future__ import annotations
 
 import math
 import re
-from copy import copy
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ERROR_CODES
+from openpyxl.compat import safe_string
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
-from openpyxl.worksheet.cell_range import CellRange
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet._writer import WorksheetWriter
 from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.properties import PageSetupProperties
+from openpyxl.xml.functions import fromstring
 
 FONT_NAME = "宋体"  # SimSun; LibreOffice substitutes Noto Serif/Sans CJK where SimSun is absent
 FORMULA_START = ("=", "+", "-", "@")
@@ -131,7 +134,7 @@ def write_sheet(
     repeat_header: bool | None = None,
     autofilter: bool = False,
 ) -> SheetInfo:
-    """Write ``blocks`` into a new write-only sheet ``name``.
+    """Write ``blocks`` into a new sheet ``name`` of the write-only workbook ``wb``.
 
     ``repeat_header`` (default: only when there is a single block) repeats the first block's
     title-to-header rows on every printed page and freezes the panes below them; a sheet of
@@ -161,24 +164,17 @@ def write_sheet(
         ws.freeze_panes = "A2"
     if autofilter and first_header:
         ws.auto_filter.ref = f"A{first_header}:{_col(ncols)}{max(first_header, len(plan))}"
-    for idx, row in enumerate(plan, start=1):
-        ws.row_dimensions[idx].height = row.height
-    # Straight into the set of ranges: MultiCellRange.add tests each new range against every
-    # range already there (quadratic in a sheet's merges); the plan's merges never overlap.
-    ranges = ws.merged_cells.ranges
-    for first, last, top, bottom in merges:
-        if (first, top) != (last, bottom):
-            ranges.add(CellRange(min_col=first, min_row=top, max_col=last, max_row=bottom))
     for row_no in breaks:
         ws.row_breaks.append(Break(id=row_no))
-    for row in plan:
-        ws.append(_row_cells(ws, row, ncols))
+    # rows and merges go to openpyxl's sheet writer whole: it writes the settings above now,
+    # and the rows, merges and print setup when the workbook is saved
+    xml = _SheetXml(ws)
+    ws._writer = _PlannedSheetWriter(ws, xml.sheet_data(plan, ncols), merge_cells_xml(merges))
+    ws._writer.write_top()
     return SheetInfo(name, len(plan), first_header)
 
 
 def _col(i: int) -> str:
-    from openpyxl.utils import get_column_letter
-
     return get_column_letter(i)
 
 
@@ -280,69 +276,131 @@ def _merge_vertical(plan: list[_Planned], merges, group_lines) -> None:
             plan[bottom - 1].height += want - have
 
 
-def _row_cells(ws, row: _Planned, ncols: int) -> list:
+def _row_cells(row: _Planned, ncols: int) -> list:
+    """The row's cells by column: (value, kind, bordered) or None (nothing written)."""
     out: list = [None] * ncols
     bordered = row.border_cols is not None
     for col, value, kind in row.cells:
-        out[col - 1] = _make(ws, value, "label" if kind == "cont" else kind, bordered)
-    for first, last in row.spans:
-        for c in range(first + 1, last + 1):
-            if out[c - 1] is None and bordered:
-                out[c - 1] = _make(ws, None, "value", True)
+        out[col - 1] = (value, "label" if kind == "cont" else kind, bordered)
     if bordered:
         for c in range(ncols):
             if out[c] is None:
-                out[c] = _make(ws, None, "value", True)
-    while out and out[-1] is None:
-        out.pop()
+                out[c] = (None, "value", True)
     return out
 
 
-def _make(ws, value, kind: str, bordered: bool) -> WriteOnlyCell:
-    cell = WriteOnlyCell(ws)
-    number_format, quote = None, False
-    if isinstance(value, str):
-        value = cell_text(value)
-        cell.value = value
-        quote = value.startswith(FORMULA_START)
-    elif isinstance(value, Pct):
-        cell.value = float(value)
-        number_format = "0.00%"
-    elif isinstance(value, bool):
-        cell.value = "是" if value else "否"
-    elif isinstance(value, int):
-        cell.value = value
-        number_format = "#,##0"
-    elif isinstance(value, float):
-        cell.value = value
-        number_format = "#,##0.00"
-    elif value is not None:
-        cell.value = cell_text(str(value))
-        quote = cell.value.startswith(FORMULA_START)
-    if quote:  # input text that looks like a formula stays text
-        cell.data_type = "s"
-    _style(cell, ws, (kind, bordered, number_format, quote))
-    return cell
+class _SheetXml:
+    """The ``<sheetData>`` and ``<mergeCells>`` of one planned sheet, as openpyxl would write
+    them cell by cell, but built as one string per sheet and parsed once.
+
+    Creating a styled ``WriteOnlyCell`` per value and having openpyxl serialise it (a failed
+    value bind per cell, a fresh cell after each, a style-id hash, an lxml element per
+    attribute) was the largest cost of the workbooks; here a cell is one f-string. The workbook's
+    style registry is still openpyxl's: each style key is turned into a style id once, through a
+    real cell, in the order the cells are met, so ``styles.xml`` is what it was."""
+
+    def __init__(self, ws):
+        self.ws = ws
+        self.styles = ws.parent.__dict__.setdefault("_bangfu_style_ids", {})
+
+    def style_id(self, key: tuple) -> int:
+        sid = self.styles.get(key)
+        if sid is None:
+            kind, bordered, number_format, quote = key
+            cell = WriteOnlyCell(self.ws)
+            if number_format:
+                cell.number_format = number_format
+            if quote:
+                cell.quotePrefix = True
+            font_kind = "value" if kind == "number" else kind.replace("meta_right", "meta")
+            cell.font = _FONTS.get(font_kind, _FONTS["value"])
+            cell.alignment = _ALIGN.get(kind, _ALIGN["value"])
+            if bordered:
+                cell.border = _BORDER
+            if kind == "head":
+                cell.fill = _HEAD_FILL
+            sid = self.styles[key] = cell.style_id
+        return sid
+
+    def cell(self, ref: str, value, kind: str, bordered: bool) -> str:
+        """One ``<c>``: text inline (quote-prefixed when it looks like a formula), numbers
+        with the grouping / percent format, None as an empty styled cell."""
+        number_format, quote, data_type = None, False, "n"
+        if isinstance(value, bool):
+            value = "是" if value else "否"
+        elif isinstance(value, Pct):
+            value, number_format = float(value), "0.00%"
+        elif isinstance(value, int):
+            number_format = "#,##0"
+        elif isinstance(value, float):
+            number_format = "#,##0.00"
+        elif value is not None and not isinstance(value, str):
+            value = str(value)
+        if isinstance(value, str):
+            value = cell_text(value)
+            quote = value.startswith(FORMULA_START)
+            data_type = "e" if value in ERROR_CODES and not quote else "s"
+        sid = self.style_id((kind, bordered, number_format, quote))
+        if value is None:
+            return f'<c r="{ref}" s="{sid}" t="n"/>'
+        if data_type == "s":
+            if not value:
+                return f'<c r="{ref}" s="{sid}" t="inlineStr"/>'
+            space = ' xml:space="preserve"' if value != value.strip() else ""
+            return (
+                f'<c r="{ref}" s="{sid}" t="inlineStr"><is><t{space}>'
+                f"{_escape(value)}</t></is></c>"
+            )
+        if data_type == "e":
+            return f'<c r="{ref}" s="{sid}" t="e"><v>{_escape(value)}</v></c>'
+        return f'<c r="{ref}" s="{sid}" t="n"><v>{safe_string(value)}</v></c>'
+
+    def sheet_data(self, plan: list[_Planned], ncols: int):
+        letters = [_col(i) for i in range(1, ncols + 1)]
+        parts = ["<sheetData>"]
+        for r, row in enumerate(plan, start=1):
+            parts.append(f'<row r="{r}" ht="{safe_string(float(row.height))}" customHeight="1">')
+            for letter, cell in zip(letters, _row_cells(row, ncols), strict=True):
+                if cell is not None:
+                    parts.append(self.cell(f"{letter}{r}", *cell))
+            parts.append("</row>")
+        parts.append("</sheetData>")
+        return fromstring("".join(parts))
 
 
-def _style(cell: WriteOnlyCell, ws, key: tuple) -> None:
-    """Give the cell the style of `key`. Setting font, alignment … one by one hashes each
-    style object per cell (the largest cost of writing a workbook); a key's resulting style
-    array is computed once per workbook and copied."""
-    cache = ws.parent.__dict__.setdefault("_bangfu_styles", {})
-    if key in cache:
-        cell._style = copy(cache[key])
-        return
-    kind, bordered, number_format, quote = key
-    if number_format:
-        cell.number_format = number_format
-    if quote:
-        cell.quotePrefix = True
-    font_kind = "value" if kind == "number" else kind.replace("meta_right", "meta")
-    cell.font = _FONTS.get(font_kind, _FONTS["value"])
-    cell.alignment = _ALIGN.get(kind, _ALIGN["value"])
-    if bordered:
-        cell.border = _BORDER
-    if kind == "head":
-        cell.fill = _HEAD_FILL
-    cache[key] = copy(cell._style)
+def merge_cells_xml(merges) -> Any:
+    """``<mergeCells>`` of the plan's merges (first col, last col, top, bottom), one-cell
+    merges left out; None when there is none."""
+    refs = [
+        f'<mergeCell ref="{_col(a)}{top}:{_col(z)}{bottom}"/>'
+        for a, z, top, bottom in merges
+        if (a, top) != (z, bottom)
+    ]
+    if not refs:
+        return None
+    return fromstring(f'<mergeCells count="{len(refs)}">{"".join(refs)}</mergeCells>')
+
+
+class _PlannedSheetWriter(WorksheetWriter):
+    """openpyxl's writer of a write-only sheet (top, tail, print setup, the temp file and the
+    zip member stay its own), given the sheet data and merges whole instead of row by row."""
+
+    def __init__(self, ws, sheet_data, merges):
+        super().__init__(ws)
+        self.sheet_data, self.merges = sheet_data, merges
+
+    def write_rows(self):
+        self.xf.send(self.sheet_data)
+
+    def write_merged_cells(self):
+        if self.merges is not None:
+            self.xf.send(self.merges)
+
+
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
+
+
+def _escape(text: str) -> str:
+    """Text as lxml writes it: markup characters escaped, and a carriage return kept as a
+    character reference (a parser would turn a raw one into a line feed)."""
+    return text.translate(_ESCAPES)
