@@ -949,3 +949,59 @@ def test_workbook_and_report_convert_to_pdf(written, tmp_path):
         )
         pdf = tmp_path / (Path(src).stem + ".pdf")
         assert pdf.exists() and pdf.stat().st_size > 1000
+
+
+def test_sheet_writer_values_styles_and_merges_read_back(tmp_path):
+    """The one form writer builds each sheet's XML itself: every kind of value must read back
+    from the saved file as openpyxl itself would have written it."""
+    from openpyxl import Workbook
+
+    from bangfu.forms.writer import Block, Cell, Pct, write_sheet
+
+    awkward = [" 前后空格 ", "a&b<c>d", "第一行\r\n第二行", "=SUM(A1:A2)", "-5", "#N/A", ""]
+    rows = [
+        [Cell(text, 1, "label"), Cell(i, 1, "value"), Cell(None)] for i, text in enumerate(awkward)
+    ]
+    rows += [
+        [Cell("比率"), Cell(Pct(0.1234)), Cell(1234567.891)],
+        [Cell("是否"), Cell(True), Cell(float("nan"))],
+        [Cell("同一标签", 1, "label"), Cell(1), Cell(2)],
+        [Cell("同一标签", 1, "label"), Cell(3), Cell(4)],
+    ]
+    block = Block(
+        title="标题",
+        meta=[("被审计单位：测试", "left")],
+        header=[("项目", 1), ("值", 1), ("备注", 1)],
+        rows=rows,
+    )
+    wb = Workbook(write_only=True)
+    info = write_sheet(wb, "测试", (20, 12, 12), [block])
+    path = tmp_path / "w.xlsx"
+    wb.save(path)
+
+    ws = load_workbook(path)["测试"]
+    first = info.first_table_row + 1
+    got = [ws.cell(first + i, 1).value for i in range(len(awkward))]
+    assert got == [t or None for t in awkward]
+    for i, text in enumerate(awkward):
+        c = ws.cell(first + i, 1)
+        assert ws.cell(first + i, 2).value == i
+        assert ws.cell(first + i, 2).number_format == "#,##0"
+        if text.startswith(("=", "-")):
+            assert c.data_type == "s" and c.quotePrefix
+    assert ws.cell(first + awkward.index("#N/A"), 1).data_type == "e"
+    pct = ws.cell(first + len(awkward), 2)
+    assert pct.value == pytest.approx(0.1234) and pct.number_format == "0.00%"
+    money = ws.cell(first + len(awkward), 3)
+    assert money.value == pytest.approx(1234567.891) and money.number_format == "#,##0.00"
+    assert ws.cell(first + len(awkward) + 1, 2).value == "是"
+    # title across the sheet, header bold and filled, equal labels merged downwards, borders
+    merged = {str(r) for r in ws.merged_cells.ranges}
+    assert "A1:C1" in merged
+    label_row = first + len(awkward) + 2
+    assert f"A{label_row}:A{label_row + 1}" in merged
+    head = ws.cell(info.first_table_row, 1)
+    assert head.font.b and head.fill.fgColor.rgb.endswith("E7E6E6")
+    assert ws.cell(first, 3).border.left.style == "thin"  # empty table cell still bordered
+    assert ws.row_dimensions[1].height > ws.row_dimensions[first].height > 0
+    assert ws.freeze_panes == f"A{info.first_table_row + 1}"

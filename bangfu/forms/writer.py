@@ -348,8 +348,7 @@ class _SheetXml:
                 return f'<c r="{ref}" s="{sid}" t="inlineStr"/>'
             space = ' xml:space="preserve"' if value != value.strip() else ""
             return (
-                f'<c r="{ref}" s="{sid}" t="inlineStr"><is><t{space}>'
-                f"{_escape(value)}</t></is></c>"
+                f'<c r="{ref}" s="{sid}" t="inlineStr"><is><t{space}>{_escape(value)}</t></is></c>'
             )
         if data_type == "e":
             return f'<c r="{ref}" s="{sid}" t="e"><v>{_escape(value)}</v></c>'
