@@ -956,7 +956,7 @@ def test_sheet_writer_values_styles_and_merges_read_back(tmp_path):
     from the saved file as openpyxl itself would have written it."""
     from openpyxl import Workbook
 
-    from bangfu.forms.writer import Block, Cell, Pct, write_sheet
+    from bangfu.forms.writer import Block, Cell, Pct, save_workbook, write_sheet
 
     awkward = [" 前后空格 ", "a&b<c>d", "第一行\r\n第二行", "=SUM(A1:A2)", "-5", "#N/A", ""]
     rows = [
@@ -977,7 +977,7 @@ def test_sheet_writer_values_styles_and_merges_read_back(tmp_path):
     wb = Workbook(write_only=True)
     info = write_sheet(wb, "测试", (20, 12, 12), [block])
     path = tmp_path / "w.xlsx"
-    wb.save(path)
+    save_workbook(wb, path)
 
     ws = load_workbook(path)["测试"]
     first = info.first_table_row + 1

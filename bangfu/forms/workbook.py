@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import polars as pl
@@ -19,7 +20,7 @@ from openpyxl import Workbook
 from bangfu.forms import evidence
 from bangfu.forms.facts import Context, Subject, compute, subjects
 from bangfu.forms.layouts import FORMS, Each, F, Layout, S
-from bangfu.forms.writer import Block, Cell, write_sheet
+from bangfu.forms.writer import Block, Cell, save_workbook, write_sheet
 from bangfu.frames import FINDINGS_SCHEMA
 from bangfu.lake import temp_prefix
 
@@ -236,7 +237,7 @@ def write_unit_workbook(
         autofilter=True,
     )
     out_path = Path(out_path)
-    atomic_save(out_path, wb.save)
+    atomic_save(out_path, partial(save_workbook, wb))
     return {
         "path": str(out_path),
         "sheets": sheets,

@@ -16,8 +16,11 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import lru_cache
+from io import BytesIO
 from typing import Any
+from zipfile import ZIP_DEFLATED, ZipFile
 
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ERROR_CODES
@@ -27,6 +30,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._writer import WorksheetWriter
 from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.properties import PageSetupProperties
+from openpyxl.writer.excel import ExcelWriter
 from openpyxl.xml.functions import fromstring
 
 FONT_NAME = "宋体"  # SimSun; LibreOffice substitutes Noto Serif/Sans CJK where SimSun is absent
@@ -134,7 +138,8 @@ def write_sheet(
     repeat_header: bool | None = None,
     autofilter: bool = False,
 ) -> SheetInfo:
-    """Write ``blocks`` into a new sheet ``name`` of the write-only workbook ``wb``.
+    """Write ``blocks`` into a new sheet ``name`` of the write-only workbook ``wb`` (saved with
+    :func:`save_workbook`: the sheet is held in memory, not in a temp file).
 
     ``repeat_header`` (default: only when there is a single block) repeats the first block's
     title-to-header rows on every printed page and freezes the panes below them; a sheet of
@@ -381,11 +386,12 @@ def merge_cells_xml(merges) -> Any:
 
 
 class _PlannedSheetWriter(WorksheetWriter):
-    """openpyxl's writer of a write-only sheet (top, tail, print setup, the temp file and the
-    zip member stay its own), given the sheet data and merges whole instead of row by row."""
+    """openpyxl's writer of a write-only sheet (top, tail, print setup stay its own), given the
+    sheet data and merges whole instead of row by row, and writing into memory: openpyxl's own
+    writes each sheet to a temp file first, created and removed per sheet (21 a workbook)."""
 
     def __init__(self, ws, sheet_data, merges):
-        super().__init__(ws)
+        super().__init__(ws, out=BytesIO())
         self.sheet_data, self.merges = sheet_data, merges
 
     def write_rows(self):
@@ -394,6 +400,28 @@ class _PlannedSheetWriter(WorksheetWriter):
     def write_merged_cells(self):
         if self.merges is not None:
             self.xf.send(self.merges)
+
+    def cleanup(self):
+        self.out = None  # nothing on disk; the bytes are in the archive now
+
+
+class _Archive(ZipFile):
+    """The workbook's zip, taking a sheet written into memory where openpyxl's ExcelWriter
+    hands over the path of a sheet's temp file."""
+
+    def write(self, filename, arcname=None, compress_type=None, compresslevel=None):
+        if isinstance(filename, BytesIO):
+            self.writestr(arcname, filename.getvalue(), compress_type, compresslevel)
+        else:
+            super().write(filename, arcname, compress_type, compresslevel)
+
+
+def save_workbook(wb, path) -> None:
+    """``wb.save(path)`` for a workbook of :func:`write_sheet` sheets (openpyxl's own save
+    with the zip above)."""
+    with _Archive(path, "w", ZIP_DEFLATED, allowZip64=True) as archive:
+        wb.properties.modified = datetime.now(UTC).replace(tzinfo=None)
+        ExcelWriter(wb, archive).save()
 
 
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
