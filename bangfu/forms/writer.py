@@ -87,6 +87,7 @@ _ALIGN = {
 }
 _HEAD_FILL = PatternFill("solid", fgColor="E7E6E6")
 LINE_PT = 14.5  # one line of 10.5 pt 宋体
+_NUMBER_TYPES = frozenset({int, float, Pct})  # bool is not one: type(True) is bool
 
 
 def cell_text(value: str) -> str:
@@ -191,6 +192,7 @@ def _plan(blocks: list[Block], widths):
     breaks: list[int] = []
     header_rows: list[int] = []
     total = sum(widths)
+    span_widths: dict[tuple[int, int], float] = {}  # (first, last) → summed width
 
     def line(value, kind, height=None):
         h = height or max(1, _lines(value, total)) * (LINE_PT + 2) + 4
@@ -221,27 +223,30 @@ def _plan(blocks: list[Block], widths):
             for i, cell in enumerate(row):
                 span = ncols - col + 1 if i == len(row) - 1 else max(1, cell.span)
                 last = col + span - 1
-                width = sum(widths[col - 1 : last])
+                width = span_widths.get((col, last))
+                if width is None:
+                    width = span_widths[(col, last)] = sum(widths[col - 1 : last])
                 kind = cell.kind
-                if isinstance(cell.value, int | float) and not isinstance(cell.value, bool):
-                    kind = "number" if kind == "value" else kind
-                cells.append((col, cell.value, kind))
+                value = cell.value
+                if kind == "value" and type(value) in _NUMBER_TYPES:
+                    kind = "number"
+                cells.append((col, value, kind))
                 spans.append((col, last))
-                needed = _lines(cell.value, width)
+                needed = _lines(value, width)
                 key = (col, last)
                 prev = open_labels.get(key)
                 if (
                     block.merge_labels
                     and kind == "label"
-                    and isinstance(cell.value, str)
-                    and cell.value
+                    and isinstance(value, str)
+                    and value
                     and prev
-                    and prev[0] == cell.value
+                    and prev[0] == value
                 ):
                     cells[-1] = (col, None, "cont")  # continued: merged into the cell above
                 else:
-                    open_labels[key] = (cell.value, len(plan) + 1) if kind == "label" else None
-                    if kind == "label" and isinstance(cell.value, str) and cell.value:
+                    open_labels[key] = (value, len(plan) + 1) if kind == "label" else None
+                    if kind == "label" and isinstance(value, str) and value:
                         group_lines[(col, last, len(plan) + 1)] = needed
                         needed = 1  # the group's height is settled once it is complete
                     n_lines = max(n_lines, needed)
@@ -331,16 +336,17 @@ class _SheetXml:
         """One ``<c>``: text inline (quote-prefixed when it looks like a formula), numbers
         with the grouping / percent format, None as an empty styled cell."""
         number_format, quote, data_type = None, False, "n"
-        if isinstance(value, bool):
-            value = "是" if value else "否"
-        elif isinstance(value, Pct):
-            value, number_format = float(value), "0.00%"
-        elif isinstance(value, int):
-            number_format = "#,##0"
-        elif isinstance(value, float):
-            number_format = "#,##0.00"
-        elif value is not None and not isinstance(value, str):
-            value = str(value)
+        if type(value) is not str:  # text first: most cells are
+            if isinstance(value, bool):
+                value = "是" if value else "否"
+            elif isinstance(value, Pct):
+                value, number_format = float(value), "0.00%"
+            elif isinstance(value, int):
+                number_format = "#,##0"
+            elif isinstance(value, float):
+                number_format = "#,##0.00"
+            elif value is not None:
+                value = str(value)
         if isinstance(value, str):
             value = cell_text(value)
             quote = value.startswith(FORMULA_START)
