@@ -958,7 +958,16 @@ def test_sheet_writer_values_styles_and_merges_read_back(tmp_path):
 
     from bangfu.forms.writer import Block, Cell, Pct, save_workbook, write_sheet
 
-    awkward = [" 前后空格 ", "a&b<c>d", "第一行\r\n第二行", "=SUM(A1:A2)", "-5", "#N/A", ""]
+    awkward = [
+        " 前后空格 ",
+        "a&b<c>d",
+        "第一行\r\n第二行",
+        "=SUM(A1:A2)",
+        "-5",
+        "#N/A",
+        "",
+        "😀\x07\ufffe",
+    ]
     rows = [
         [Cell(text, 1, "label"), Cell(i, 1, "value"), Cell(None)] for i, text in enumerate(awkward)
     ]
@@ -982,7 +991,7 @@ def test_sheet_writer_values_styles_and_merges_read_back(tmp_path):
     ws = load_workbook(path)["测试"]
     first = info.first_table_row + 1
     got = [ws.cell(first + i, 1).value for i in range(len(awkward))]
-    assert got == [t or None for t in awkward]
+    assert got == [(t or None) if t != "😀\x07\ufffe" else "😀" for t in awkward]
     for i, text in enumerate(awkward):
         c = ws.cell(first + i, 1)
         assert ws.cell(first + i, 2).value == i
