@@ -708,6 +708,33 @@ def test_csv_polars_path_declines_what_it_could_split_otherwise(text):
     assert R._csv_frame(text).equals(R._raw_from_rows(*R._csv_rows(text)))
 
 
+def test_csv_ledger_reads_the_same_whichever_parser_its_length_picks(landing, monkeypatch):
+    """Short CSV files go through the csv module, long ones through polars: a whole ledger
+    (titles, quoted fields, trailing empty fields, bad rows to quarantine) must read the same
+    both ways."""
+    sheets = _sheets()
+    titles, header, rows = sheets[" 救助发放明细 "]
+    sheets[" 救助发放明细 "] = (titles, header + ["", ""], [r and [*r, "", ""] for r in rows])
+    folder = write_csv_folder(landing / "ledgers" / str(YEAR) / UNIT, sheets=sheets)
+    used = []
+    fast = R._csv_frame_fast
+    monkeypatch.setattr(R, "_csv_frame_fast", lambda text: used.append(1) or fast(text))
+
+    monkeypatch.setattr(R, "CSV_MODULE_MAX_LINES", 0)
+    by_polars = _read(folder, landing)
+    assert len(used) == len(sheets)
+    monkeypatch.setattr(R, "CSV_MODULE_MAX_LINES", 10**9)
+    by_csv_module = _read(folder, landing)
+    assert len(used) == len(sheets)  # not called again
+    assert by_polars.sheets.keys() == by_csv_module.sheets.keys()
+    for key, sheet in by_polars.sheets.items():
+        other = by_csv_module.sheets[key]
+        assert sheet.frame.equals(other.frame), key
+        assert sheet.quarantine.equals(other.quarantine), key
+        assert (sheet.rows_read, sheet.rows_kept) == (other.rows_read, other.rows_kept)
+    assert by_polars.sheets["payments"].rows_quarantined > 0
+
+
 # --------------------------------------------------------------------------- ID cells restored
 def test_id_cells_restored_exactly_from_cell_errors(tmp_path):
     texts = [
