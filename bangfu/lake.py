@@ -111,6 +111,15 @@ class Lake:
         files = self.files(dataset, years, units)
         if not files:
             return pl.DataFrame(schema=schema) if schema else pl.DataFrame()
+        if len(files) > 1:
+            # one multi-file scan reads the files in parallel: at scale L a findings chunk's
+            # eleven sheets of 300 units took 3.9 s file by file, 0.8 s so
+            try:
+                return pl.scan_parquet(
+                    files, hive_partitioning=False, missing_columns="insert"
+                ).collect()
+            except pl.exceptions.PolarsError:
+                pass  # files of differing columns or types: concatenated one by one below
         return pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed", rechunk=False)
 
     def has(self, dataset: str, year: int, unit_code: str) -> bool:

@@ -21,6 +21,23 @@ def test_write_is_atomic_and_private(tmp_path):
     assert lake.read("payments", years=[2018], schema={"a": pl.Int64}).schema == {"a": pl.Int64}
 
 
+def test_read_of_many_partitions_whatever_their_columns(tmp_path):
+    """Partitions of one schema are read in one scan; partitions whose columns or types
+    differ still come back concatenated, missing columns as nulls, types widened."""
+    lake = Lake(tmp_path / "lake")
+    for u, a in (("330101", [1, 2]), ("330102", [3])):
+        lake.write("same", 2019, u, pl.DataFrame({"a": a, "b": ["x"] * len(a)}))
+    assert lake.read("same").to_dict(as_series=False) == {"a": [1, 2, 3], "b": ["x", "x", "x"]}
+    assert lake.read("same", units=["330102", "330101"])["a"].to_list() == [1, 2, 3]
+
+    lake.write("mixed", 2019, "330101", pl.DataFrame({"a": [1]}))
+    lake.write("mixed", 2019, "330102", pl.DataFrame({"a": [2.5], "c": ["new"]}))
+    lake.write("mixed", 2019, "330103", pl.DataFrame({"c": ["only c"]}))
+    got = lake.read("mixed")
+    assert got.schema == {"a": pl.Float64, "c": pl.String}
+    assert got.to_dict(as_series=False) == {"a": [1.0, 2.5, None], "c": [None, "new", "only c"]}
+
+
 def test_rewrite_is_byte_equal(tmp_path):
     lake = Lake(tmp_path)
     frame = pl.DataFrame({"a": [1, 2], "b": ["x", "y"]})
