@@ -173,9 +173,10 @@ def _cell(ws, value) -> WriteOnlyCell | object:
     if not isinstance(value, str):
         return value
     value = cell_text(value)
+    if not value.startswith(FORMULA_START):
+        return value  # a plain value: openpyxl makes no cell object of its own for it
     cell = WriteOnlyCell(ws, value=value)
-    if value.startswith(FORMULA_START):
-        cell.data_type, cell.quotePrefix = "s", True
+    cell.data_type, cell.quotePrefix = "s", True
     return cell
 
 
