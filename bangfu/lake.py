@@ -172,14 +172,21 @@ def temp_prefix(target: Path) -> str:
 
 
 def pid_alive(pid: int) -> bool:
-    """Whether a process of this host with that id exists."""
+    """Whether a process of this host with that id exists and can still write: a zombie (killed,
+    not yet reaped) cannot. A killed run's orphaned workers wait for the init process to reap
+    them, which here took seconds, and a sweep in between would have kept their temp files."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            state = fh.read().rpartition(b")")[2].split()[0]  # after "(command name)"
+    except (OSError, IndexError):  # no /proc (not Linux), or it just went
+        return True
+    return state != b"Z"
 
 
 def sweep_stale_temp(roots: Iterable[Path], *, max_age: float = STALE_TEMP_SECONDS) -> list[Path]:

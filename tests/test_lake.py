@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import polars as pl
 
@@ -76,3 +77,29 @@ def test_second_run_on_the_same_data_folder_waits(tmp_path):
     t.join(5)
     assert order == ["first done", "second"]
     assert len(said) == 1 and "等待" in said[0]
+
+
+def test_a_zombie_writer_counts_as_dead(tmp_path):
+    """A killed run's workers can linger as zombies until init reaps them: their temp files are
+    stale all the same, while a live process's are not."""
+    import subprocess
+    import sys
+    import time
+
+    from bangfu.lake import pid_alive
+
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        stat = f"/proc/{dead.pid}/stat"
+        deadline = time.monotonic() + 20
+        while Path(stat).read_text().rpartition(")")[2].split()[0] != "Z":  # exited, unreaped
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert pid_alive(live.pid)
+        assert not pid_alive(dead.pid)
+    finally:
+        live.kill()
+        live.wait()
+        dead.wait()
+    assert not pid_alive(dead.pid)
