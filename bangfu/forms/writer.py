@@ -6,9 +6,9 @@ A sheet is a grid of columns (widths) holding one or more blocks, each: title, m
 stretches to the right edge; equal labels in consecutive rows of one column merge vertically),
 footer lines (主审 / 审计人员 / 编制日期) and notes. Blocks after the first start on a new page.
 
-Every text value goes through ``_text``: control characters (and what XML cannot hold) removed, cut at Excel's 32,767
-characters, and a value starting with ``=``, ``+``, ``-`` or ``@`` is stored as text (data type
-``s`` and the quotePrefix style), never as a formula.
+Every text value goes through ``cell_text``: control characters (and what XML cannot hold)
+removed, cut at Excel's 32,767 characters; a value starting with ``=``, ``+``, ``-`` or ``@`` is
+stored as text (data type ``s`` and the quotePrefix style), never as a formula.
 """
 
 from __future__ import annotations
@@ -87,11 +87,11 @@ _ALIGN = {
 }
 _HEAD_FILL = PatternFill("solid", fgColor="E7E6E6")
 LINE_PT = 14.5  # one line of 10.5 pt 宋体
-_NUMBER_TYPES = frozenset({int, float, Pct})  # bool is not one: type(True) is bool
 
 
 def cell_text(value: str) -> str:
-    """Input text as a cell may hold it: control characters and what XML cannot hold dropped, cut to Excel's limit."""
+    """Input text as a cell may hold it: control characters and what XML cannot hold dropped,
+    cut to Excel's limit."""
     value = _ILLEGAL.sub("", value)
     return value[:MAX_CELL]
 
@@ -228,7 +228,11 @@ def _plan(blocks: list[Block], widths):
                     width = span_widths[(col, last)] = sum(widths[col - 1 : last])
                 kind = cell.kind
                 value = cell.value
-                if kind == "value" and type(value) in _NUMBER_TYPES:
+                if (
+                    kind == "value"
+                    and isinstance(value, int | float)
+                    and not isinstance(value, bool)
+                ):
                     kind = "number"
                 cells.append((col, value, kind))
                 spans.append((col, last))
