@@ -923,6 +923,7 @@ def test_report_sections_and_rule_groups(tmp_path):
 
 
 # ---------------------------------------------------------------- PDF (LibreOffice)
+@pytest.mark.office
 def test_workbook_and_report_convert_to_pdf(written, tmp_path):
     office = shutil.which("libreoffice") or shutil.which("soffice")
     if office is None:

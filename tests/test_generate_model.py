@@ -294,6 +294,7 @@ def _landing_files(root) -> dict[str, object]:
     return out
 
 
+@pytest.mark.slow
 def test_generate_streams_years_with_the_same_files(tmp_path):
     """generate() writes one year at a time (scale L must not hold the country's three years);
     the folder is the one the whole scenario gives, file for file."""
