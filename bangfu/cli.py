@@ -142,6 +142,10 @@ def cmd_demo(args) -> int:
 
     landing = args.data / "landing"
     t = time.perf_counter()
+    # The demo makes its data folder, which will hold (synthetic) personal data: private from
+    # the start, before the landing folder inside it would create it with the umask's mode. A
+    # folder the user made stays as it is (the run warns when others can read it).
+    args.data.mkdir(parents=True, exist_ok=True, mode=0o700)
     if not (landing / "reference" / "units.csv").exists():
         print(f"生成示例落地目录（S 规模）→ {landing}")
         generate(

@@ -196,6 +196,7 @@ def test_sensor_run_keys_are_stable_across_evaluations(landing, instance):
     assert [r.run_key for r in a.run_requests] == [r.run_key for r in b.run_requests]
 
 
+@pytest.mark.slow
 def test_sensor_tick_time_with_3000_units(tmp_path, instance):
     """Measured, not asserted: 3,000 units × 3 years of (tiny) ledger files."""
     root = tmp_path / "big"

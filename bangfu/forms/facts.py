@@ -17,6 +17,7 @@ from typing import Any
 import polars as pl
 
 from bangfu.forms.layouts import Layout, rule_info
+from bangfu.sentences import clause
 from bangfu.sheets import EXIT_STEPS, SHEETS_BY_KEY
 
 PENDING = "数据无法判断，待审计人员核实填写"
@@ -1017,7 +1018,11 @@ def conclusion(ctx, layout, subj, year):
             amt = _sum(fs)
             s = f"{info.title} {len(fs)} 条" + (f"，涉及金额 {yuan(amt)}" if amt else "")
             s += f"（见取证单 {ctx.qz_index.get(rule, '')}）"
-            s += "：" + "；".join(f["detail"] for f in fs[:2]) + ("等" if len(fs) > 2 else "")
+            s += (
+                "："
+                + "；".join(clause(f["detail"]) for f in fs[:2])
+                + ("等" if len(fs) > 2 else "")
+            )
             b = _basis(fs)
             found.append(s + (f"。依据：{b}" if b else ""))
         elif _missing(ctx, info.needs):
@@ -1069,7 +1074,9 @@ def _household_conclusion(ctx: Context, layout: Layout, subj: Subject) -> str:
         lead = _eligibility(ctx, subj.record)
     if fs:
         items = "".join(
-            f"{i}. {f['detail']}" + (f"（依据：{f['basis']}）" if f.get("basis") else "") + "。"
+            f"{i}. {clause(f['detail'])}"
+            + (f"（依据：{f['basis']}）" if f.get("basis") else "")
+            + "。"
             for i, f in enumerate(fs, start=1)
         )
         refs = "、".join(sorted({ctx.qz_index.get(f["rule_code"], "") for f in fs} - {""}))

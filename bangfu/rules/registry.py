@@ -41,14 +41,23 @@ class Rule:
     basis: str  # rule and document article, written into every finding
     keys: tuple[str, ...]  # subject key columns hashed into finding_id (after year, unit, rule)
     fn: Callable[[Context], pl.DataFrame] | None  # None for rollup rules (run by rollup_findings)
-    order: int  # importance order in the report: the order of rules.md
+    order: int  # importance order in the report: the order of docs/RULES.md
+    settings: tuple[str, ...] = ()  # the AuditSettings fields (thresholds …) the rule reads
 
 
 RULES: dict[str, Rule] = {}
 
 
-def rule(code: str, kind: str, title: str, basis: str, keys: Iterable[str] | None = None):
-    """Register ``fn`` as rule ``code``."""
+def rule(
+    code: str,
+    kind: str,
+    title: str,
+    basis: str,
+    keys: Iterable[str] | None = None,
+    settings: Iterable[str] = (),
+):
+    """Register ``fn`` as rule ``code``; ``settings`` names the thresholds and vocabularies it
+    reads (docs/RULES.md lists them with their defaults)."""
     if kind not in KINDS:
         raise ValueError(kind)
 
@@ -63,6 +72,7 @@ def rule(code: str, kind: str, title: str, basis: str, keys: Iterable[str] | Non
             keys=tuple(keys) if keys is not None else KEYS_BY_KIND[kind],
             fn=fn,
             order=list(DEFAULT_SEVERITIES).index(code),
+            settings=tuple(settings),
         )
         return fn
 
