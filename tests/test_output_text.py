@@ -27,7 +27,7 @@ from warehouse.store import Warehouse, default_url
 
 ROOT = Path(__file__).resolve().parents[1]
 # a sentence's full stop followed by what only a clause may be followed by
-BAD_JOIN = re.compile(r"。[。；，、等（]")
+BAD_JOIN = re.compile(r"。[。；，、等]")
 UNIT = {"unit_code": "330102", "unit_name": "上城区总工会", "level": "县", "parent_code": "330100"}
 
 

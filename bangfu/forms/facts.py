@@ -760,7 +760,7 @@ def _cause_eliminated(ctx, layout, subj, year):
     rec = subj.record or {}
     fs = [f for f in subj.findings if f["rule_code"] == "EXIT_CAUSE_NOT_ELIMINATED"]
     if fs:
-        text = "否。" + "；".join(f["detail"] for f in fs)
+        text = "否。" + "；".join(clause(f["detail"]) for f in fs)
     else:
         size, inc = rec.get("household_size"), rec.get("income_at_exit")
         if ctx.dibao and size and inc is not None:
@@ -868,7 +868,7 @@ def _tiered(ctx, layout, subj, year, category):
         f"最高 {yuan(max(amounts))}）；按困难类别：{types}"
     )
     if flat:
-        return f"否。{text}。{flat[0]['detail']}（见取证单 {ctx.qz_index['PAY_FLAT_AMOUNT']}）"
+        return f"否。{text}。{clause(flat[0]['detail'])}（见取证单 {ctx.qz_index['PAY_FLAT_AMOUNT']}）。"
     return f"{'是' if len(set(amounts)) > 1 else '否'}。{text}。"
 
 
@@ -915,7 +915,7 @@ def _payer_archive(ctx, layout, subj, year):
         and (f.get("archive_no") in nos or f.get("id_number") == subj.id_number)
     ]
     if fs:
-        return f"否。{desc}。" + "；".join(f["detail"] for f in fs) + "。"
+        return f"否。{desc}。" + "；".join(clause(f["detail"]) for f in fs) + "。"
     if not ctx.has("procedures") and not ctx.has("econ_checks"):
         return f"{desc}。程序记录与经济状况核查表未提供，{PENDING}"
     return f"是。{desc}。未发现建档程序、经济状况核查问题。"
@@ -957,7 +957,7 @@ def _per_capita(ctx, layout, subj, year):
 def _payer_over(ctx, layout, subj, year):
     fs = [f for f in subj.findings if f["rule_code"] in ("PAY_OVER_STANDARD", "MED_OVER_SELF_PAY")]
     if fs:
-        return f"是。超出 {yuan(_sum(fs))}：" + "；".join(f["detail"] for f in fs)
+        return f"是。超出 {yuan(_sum(fs))}：" + "；".join(clause(f["detail"]) for f in fs)
     htype = (subj.record or {}).get("hardship_type")
     own = ctx.cap(layout.category, htype) if htype else None
     law, _ = _law_cap(ctx, layout.category)
