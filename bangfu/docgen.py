@@ -203,6 +203,22 @@ def warehouse_markdown() -> str:
     return _table(["table", "columns"], sorted(rows))
 
 
+def workbook_forms_markdown() -> str:
+    """The 审定表 sheets of a unit's workbook, in order, from the form layouts."""
+    from bangfu.forms.layouts import FORMS
+
+    rows = [
+        [
+            f.sheet,
+            f.title,
+            "each household concerned" if f.per_household else "the unit",
+            ", ".join(f"`{code}`" for code in f.rules),
+        ]
+        for f in FORMS
+    ]
+    return _table(["sheet", "审定表", "one per", "findings it states"], rows)
+
+
 REGIONS: dict[str, Callable[[], str]] = {
     "rules": rules_markdown,
     "basis": basis_markdown,
@@ -211,6 +227,7 @@ REGIONS: dict[str, Callable[[], str]] = {
     "reference-files": reference_files_markdown,
     "read-conventions": read_conventions_markdown,
     "warehouse-tables": warehouse_markdown,
+    "workbook-forms": workbook_forms_markdown,
 }
 
 
