@@ -335,9 +335,9 @@ def _filled_width(df: pl.DataFrame, quoted: bool) -> int:
     return 0
 
 
-# Below this many lines the csv module is the quicker reader: polars' read_csv has a fixed
-# cost of about half a millisecond a file, and most of a county's eleven sheets are a few dozen
-# lines (at scale L: 2.4 ms → 0.15 ms for a 9-line 工会干部; equal at about 1,000 lines).
+# Below this many lines the csv module is the quicker reader: polars' read_csv has a fixed cost
+# per file, larger than the csv module's whole read of a short sheet, and most of a county's
+# eleven sheets are a few dozen lines; the two break even at about 1,000 lines.
 CSV_MODULE_MAX_LINES = 1000
 
 
@@ -484,8 +484,8 @@ class _SharedStrings:
     sit deep in the table, after every earlier sheet's strings).
 
     Fast path: the part's bytes split once at each ``<si>`` and only the strings asked for parsed
-    (a few dozen per sheet) — parsing every element up to a deep index cost about 10 ms per
-    workbook. Parts this split cannot index safely (``<si>`` with attributes, empty ``<si/>``,
+    (a few dozen per sheet) — parsing every element up to a deep index would cost, for every
+    workbook, time in proportion to the whole table. Parts this split cannot index safely (``<si>`` with attributes, empty ``<si/>``,
     prefixed tags, anything that fails to parse) are read by streaming the XML in order."""
 
     def __init__(self, zf: zipfile.ZipFile):

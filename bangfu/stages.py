@@ -113,7 +113,8 @@ def sheets_present(lake: Lake, year: int, units: Iterable[str]) -> dict[str, lis
 
 def ingest_status(lake: Lake, year: int, units: Iterable[str] | None = None) -> pl.DataFrame:
     """The year's ingest_status rows (one per partition ingested) of these units (None: all).
-    One multi-file scan: at 3,216 units a Python loop over the files took 3.3 s, the scan 0.4 s."""
+    One multi-file scan, not a Python loop over the files: at national scale the files are
+    thousands of small ones, and polars reads them together in parallel."""
     files = lake.files("ingest_status", [year], units)
     if not files:
         return pl.DataFrame(schema=INGEST_STATUS_SCHEMA)

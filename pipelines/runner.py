@@ -323,7 +323,7 @@ def _run_stages(landing, data, instance, years, units, settings_overrides, echo)
 
 # A ranged run announces its assets with ONE planned event each (the range as a subset) instead
 # of one per partition: at scale L that is 6,432 fewer event-log writes per year before the unit
-# stage starts (9.4 min measured). Dagster's trade-off: partitions of a ranged run that FAILS are
+# stage starts. Dagster's trade-off: partitions of a ranged run that FAILS are
 # not marked failed in the partition status; `bangfu run` names such failures itself (exit 1).
 PLANNED_SUBSET_ENV = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
 

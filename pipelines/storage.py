@@ -3,8 +3,8 @@
 The embedded instance (``pipelines.runner.dagster_home``) uses this class. A ranged run
 materialises every partition it covers when its step ends: 303 events per asset at scale M,
 3,216 per asset and year at scale L. Dagster's SQLite storage writes each event on its own (a
-new engine, then one transaction in the run's database and one in the index database), about
-7 ms apiece on this machine: 2.1 s of serial time after the ingest at M. With
+new engine, then one transaction in the run's database and one in the index database), so
+thousands of partitions mean thousands of serial writes after each step. With
 ``DAGSTER_EVENT_BATCH_SIZE`` set, Dagster hands such events over in batches
 (``store_event_batch``), which the SQLite storage still wrote one by one. Here a batch of
 materialisations (or of observations) of one run is written in one transaction per database,

@@ -66,7 +66,7 @@ class Corpus:
 
 # ====================================================================== base landing
 def generate_base(out: Path) -> Path:
-    """Scale S, seed 0, 2018–2019, half CSV: 11 units × 2 years, ~15 s to write."""
+    """Scale S, seed 0, 2018–2019, half CSV: 11 units × 2 years."""
     from bangfu.generate.landing import generate
 
     generate(out, scale="S", seed=0, years=YEARS, csv_share=0.5)

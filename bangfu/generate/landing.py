@@ -10,7 +10,7 @@ import polars as pl
 from bangfu.generate.model import PLANTED_SCHEMA, build_scenario, build_world
 from bangfu.generate.writer import LandingWriter, write_landing
 
-# Scale L writes most units in the CSV form: xlsx writing is per cell and ten times slower.
+# Scale L writes most units in the CSV form: xlsx writing goes cell by cell, far slower.
 CSV_SHARE = {"S": 0.25, "M": 0.25, "L": 0.9}
 
 

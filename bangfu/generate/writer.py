@@ -170,7 +170,7 @@ def write_landing(
     """Write ``scenario`` as a landing folder under ``out``; return the truth file paths.
 
     ``csv_share``: share of unit-years written in the CSV form (raise it for scale L: CSV is
-    ~10x faster to write). ``junk_share``: share of unit-years that get unreadable extra rows.
+    much quicker to write). ``junk_share``: share of unit-years that get unreadable extra rows.
     ``bad_files``: also plant whole-file rejections (corrupt xlsx, a unit-year in both forms,
     an unknown unit code, a non-year folder).
 
