@@ -60,6 +60,14 @@ ui: $(VENV)/.synced
 	BANGFU_DATA=$(DATA) DAGSTER_HOME=$(abspath $(DATA))/dagster_home DAGSTER_EVENT_BATCH_SIZE=1000 \
 	  $(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
+# The README's pictures (docs/img/) from the demo's outputs: run `make demo` first.
+pictures: system-deps $(VENV)/.synced
+	$(VENV)/bin/python scripts/pictures.py --data $(DATA)
+
+# The tables of docs/ that are made from the code (a test fails when they are stale).
+docs: $(VENV)/.synced
+	$(VENV)/bin/python -m bangfu.docgen
+
 bench: $(VENV)/.synced
 	$(VENV)/bin/python -m bench
 
