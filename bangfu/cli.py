@@ -1,4 +1,4 @@
-"""`bangfu` — the command line of outputs.md.
+"""`bangfu` — the command line of docs/OUTPUTS.md.
 
 Exit status: 0 every partition asked for materialised; 1 some failed (all others finished, the
 failures named); 2 usage errors.

@@ -1,4 +1,4 @@
-"""Audit settings: every threshold, vocabulary and cap of rules.md, typed, with the spec's defaults.
+"""Audit settings: every threshold, vocabulary and cap of docs/RULES.md, typed, with defaults.
 
 A run may override any of them (``AuditSettings.from_mapping`` / ``.overrides``); the run records
 what it used in ``run_settings`` (``.rows()``) and stamps every finding with ``.hash()``.
@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-# Default severities (rules.md). Kept here, not in the rule registry, because they are settings.
+# Default severities (docs/RULES.md). Kept here, not in the rule registry: they are settings.
 DEFAULT_SEVERITIES: dict[str, str] = {
     "PAY_UNARCHIVED": "高",
     "PAY_OUTSIDE_ARCHIVE_PERIOD": "高",

@@ -1,4 +1,4 @@
-"""The input contract as data: every reference file and ledger sheet of input-ledgers.md.
+"""The input contract as data: every reference file and ledger sheet of docs/INPUT-LEDGERS.md.
 
 One table of sheet specs, read by one reader (bangfu.readers), written by one generator
 (bangfu.generate) and checked by one family of pandera schemas (checks.schemas). Nothing here

@@ -1,4 +1,4 @@
-"""Rules of rules.md: each finding fires on a hand-built case and not on its near miss; metrics
+"""Rules of docs/RULES.md: each finding fires on a hand-built case and not on its near miss; metrics
 against hand-computed values; one unit alone = the same unit run with many; DuckDB oracle."""
 
 from __future__ import annotations
