@@ -344,7 +344,8 @@ def metric_text(col: str | None, v) -> str:
 
 
 def _no_wrap(cell) -> None:
-    """Keep a figure on one line: Word and LibreOffice would break "440,526.39" at the comma."""
+    """Keep a figure on one line: in a cell too narrow for it Word and LibreOffice break a
+    number anywhere ("440526" over ".39")."""
     tc_pr = cell._tc.get_or_add_tcPr()
     if tc_pr.find(qn("w:noWrap")) is None:
         tc_pr.append(tc_pr.makeelement(qn("w:noWrap"), {}))
