@@ -1050,7 +1050,7 @@ def test_findings_stable_across_runs(world):
 
 
 def test_duckdb_peer_agrees(world):
-    from bangfu.rules.duckdb_peer import DuckPeer
+    from bench.duckdb_peer import DuckPeer
 
     frames, units, std, roster = (
         world["frames"],
