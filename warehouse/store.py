@@ -16,7 +16,7 @@ import polars as pl
 from sqlalchemy import Engine, Table, and_, create_engine, delete, event, select, text
 from sqlalchemy.engine import make_url
 
-from bangfu.lake import pause_point
+from bangfu.faultpoints import pause_point  # tests only: a run paused mid-transaction
 from warehouse import tables
 
 WAREHOUSE_URL_ENV = "BANGFU_WAREHOUSE_URL"
@@ -125,7 +125,7 @@ class Warehouse:
                 rows = r.rows()
                 for start in range(0, len(rows), _INSERT_BATCH):
                     conn.execute(r.table.insert(), rows[start : start + _INSERT_BATCH])
-                pause_point(f"warehouse:{r.table.name}")  # tests only (bangfu.lake.pause_point)
+                pause_point(f"warehouse:{r.table.name}")
 
     # ------------------------------------------------------------------ reads
     def read(self, table: Table, **equals) -> pl.DataFrame:

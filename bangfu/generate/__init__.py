@@ -2,6 +2,7 @@
 planted anomalies and their truth, :mod:`bangfu.generate.model`) and the render
 (:mod:`bangfu.generate.render`, :mod:`bangfu.generate.writer`)."""
 
-from bangfu.generate.model import Scenario, build_scenario
+from bangfu.generate.model import Scenario
+from bangfu.generate.scenario import build_scenario
 
 __all__ = ["Scenario", "build_scenario"]

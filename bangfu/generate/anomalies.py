@@ -265,7 +265,7 @@ class Ctx:
         return seq[int(self.rng.integers(len(seq)))]
 
     def next_voucher(self, u: str) -> str:
-        return f"记{gm._max_voucher(self.f(u, 'ledger')['voucher_no']) + 1:05d}"
+        return f"记{gm.max_voucher(self.f(u, 'ledger')['voucher_no']) + 1:05d}"
 
 
 def in_year(col: str, year: int) -> pl.Expr:

@@ -1,8 +1,9 @@
 """The model half of ``bangfu generate``: clean canonical ledgers plus planted anomalies.
 
-``build_scenario`` returns a :class:`Scenario`: reference frames, one dict of canonical frames
-per (year, unit) — columns exactly ``spec.names`` with the dtypes of ``frames.KIND_DTYPES`` — and
-``planted``, the truth of the findings the rules must produce (``kind`` 'fire') and of the near
+``build_world`` returns the clean world; :func:`bangfu.generate.scenario.build_scenario` turns it
+into a :class:`Scenario`: reference frames, one dict of canonical frames per (year, unit) —
+columns exactly ``spec.names`` with the dtypes of ``frames.KIND_DTYPES`` — and ``planted``, the
+truth of the findings the rules must produce (``kind`` 'fire') and of the near
 misses they must not produce (``kind`` 'near_miss').
 
 Clean data is clean by construction (no rule of rules.md fires on it); anomalies are planted
@@ -1252,7 +1253,7 @@ def build_ledger(
     for a city or province, transfers to the units below (补助下级支出—帮扶补助)."""
     pay = pay.sort("paid_on", "payment_no")
     missing = pay["voucher_no"].is_null()
-    start = _max_voucher(pay["voucher_no"]) + 1
+    start = max_voucher(pay["voucher_no"]) + 1
     vno = pl.Series(range(start, start + int(missing.sum()))).cast(pl.String).str.zfill(5)
     filled = pay.filter(missing).with_columns(voucher_no=pl.concat_str(pl.lit("记"), vno))
     pay = pl.concat([pay.filter(~missing), filled]).sort("payment_no")
@@ -1290,7 +1291,7 @@ def build_ledger(
     )
     lines = pl.concat([debit, credit]).sort("voucher_no", "credit", nulls_last=False)
     other = []
-    n = _max_voucher(pay["voucher_no"]) + 1
+    n = max_voucher(pay["voucher_no"]) + 1
     for m in range(1, 13):
         other += ledger_lines(
             f"记{n:05d}",
@@ -1325,7 +1326,8 @@ def build_ledger(
     return conform(pay, "payments"), conform(led, "ledger")
 
 
-def _max_voucher(v: pl.Series) -> int:
+def max_voucher(v: pl.Series) -> int:
+    """The highest number ending a voucher number (``记00042`` → 42); 0 when there is none."""
     nums = v.drop_nulls().str.extract(r"(\d+)$").cast(pl.Int64, strict=False).drop_nulls()
     return int(nums.max()) if len(nums) else 0
 
@@ -1354,12 +1356,3 @@ def rollup(own: dict[str, tuple], anc: dict[str, list[str]]) -> dict[str, tuple]
             if a in tot:
                 tot[a] = [x + y for x, y in zip(tot[a], v, strict=True)]
     return {u: tuple(v) for u, v in tot.items()}
-
-
-def build_scenario(
-    scale: str = "S", seed: int = 0, years: tuple[int, ...] = (2017, 2018, 2019)
-) -> Scenario:
-    """Clean ledgers for ``years`` at ``scale`` with every rule of rules.md planted; seeded."""
-    from bangfu.generate.anomalies import plant_scenario
-
-    return plant_scenario(build_world(scale, seed, tuple(years)))
