@@ -104,6 +104,8 @@ class Column:
     min_value: float | None = None  # amounts / ints: inclusive lower bound
     gt_value: float | None = None  # amounts: exclusive lower bound (payments: > 0)
     synonyms: tuple[str, ...] = ()  # extra header synonyms for this column only
+    empty_as_zero: bool = False  # amounts: an empty cell reads as 0, so the value is never null
+    pattern: str | None = None  # a regular expression every non-null value matches
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,7 @@ UNITS = SheetSpec(
     key="units",
     title="机构名录",
     columns=(
-        C("单位代码", "unit_code", "code", required=True),
+        C("单位代码", "unit_code", "code", required=True, pattern=r"^[0-9]{6}$"),
         C("单位名称", "unit_name", "text", required=True),
         C("级别", "level", "enum", required=True, vocab=("省", "市", "县"), strict_vocab=True),
         # required *column*; an empty value is a province
@@ -269,9 +271,9 @@ LEDGER = SheetSpec(
         C("科目编码", "account_code", "code"),
         C("科目名称", "account_name", "text", required=True),
         C("摘要", "memo", "text", required=True),
-        # required columns whose empty cells mean 0 (handled by the reader)
-        C("借方金额", "debit", "amount", must_exist=True),
-        C("贷方金额", "credit", "amount", must_exist=True),
+        # required columns whose empty cells mean 0
+        C("借方金额", "debit", "amount", must_exist=True, empty_as_zero=True),
+        C("贷方金额", "credit", "amount", must_exist=True, empty_as_zero=True),
         C("资金来源", "fund", "enum", vocab=FUNDS),
     ),
 )
