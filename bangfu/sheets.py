@@ -20,9 +20,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Where the lake keeps each canonical frame: <data>/lake/<sheet.key>/year=<Y>/unit=<code>/data.parquet
-META_COLUMNS = ("year", "unit_code", "source_file", "source_sheet", "source_row")
-
 FUNDS = ("中央财政专项帮扶资金", "送温暖资金", "工会经费", "地方财政")
 CATEGORIES = ("生活救助", "助学救助", "医疗救助", "职业培训", "职业介绍", "法律援助", "送温暖")
 HARDSHIP_TYPES = ("深度困难", "相对困难", "意外致困")

@@ -581,11 +581,7 @@ def run_workbooks(
     this process for every key (result None: no usable ledger, nothing written). Failures do not
     stop the other units; at the end :class:`OutputError` names every failed (year, unit)."""
     workers = workers or workers_default()
-    thresholds = {
-        "missed_rate": settings.missed_rate_alert,
-        "wrong_exit_rate": settings.wrong_exit_rate_alert,
-        "recognition_rate": settings.recognition_rate_min,
-    }
+    thresholds = settings.rate_alerts()
     unit_rows = {r["unit_code"]: r for r in units.iter_rows(named=True)}
     outcome = OutputsOutcome()
     failures: list[tuple[int, str, str]] = []

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -190,8 +190,3 @@ def _clean(row: dict) -> dict:
 
 def now() -> datetime:
     return datetime.now(UTC)
-
-
-def partition_match(year: int | Iterable[int], units: Iterable[str]) -> dict[str, object]:
-    years = [year] if isinstance(year, int) else sorted(set(year))
-    return {"year": years, "unit_code": sorted(set(units))}

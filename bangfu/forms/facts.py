@@ -17,10 +17,10 @@ from typing import Any
 import polars as pl
 
 from bangfu.forms.layouts import Layout, rule_info
+from bangfu.settings import DEFAULT_SETTINGS
 from bangfu.sheets import EXIT_STEPS, SHEETS_BY_KEY
 
 PENDING = "数据无法判断，待审计人员核实填写"
-HELP_FUNDS = ("中央财政专项帮扶资金", "地方财政", "工会经费")
 PATHS = {
     "employment": "就业创业",
     "insurance": "社会保险",
@@ -35,7 +35,6 @@ PAID_COLUMN = {
     "法律援助": "paid_legal",
 }
 PROJECT_CATEGORIES = {"职业培训和职业介绍": ("职业培训", "职业介绍")}
-DEFAULT_THRESHOLDS = {"missed_rate": 0.02, "wrong_exit_rate": 0.02, "recognition_rate": 0.90}
 ARCHIVE_RULES = (
     "ARCHIVE_PROCEDURE_INCOMPLETE",
     "ARCHIVE_PUBLICITY_SHORT",
@@ -102,7 +101,7 @@ class Context:
     dibao: float | None
     edu_standard: float | None = None
     medical_standard: float | None = None
-    thresholds: dict = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
+    thresholds: dict = field(default_factory=DEFAULT_SETTINGS.rate_alerts)  # AuditSettings'
     qz_index: dict[str, str] = field(default_factory=dict)  # rule → 取证单 索引号
     rows: dict[str, list[dict]] = field(default_factory=dict)
 
@@ -782,16 +781,6 @@ def _exit_procedure(ctx, layout, subj, year):
     if not bad:
         return "是。七个退档环节均有完成日期和证明材料（详见退档程序审定表）。"
     return "否。缺少或不完整的环节：" + "、".join(bad) + "（详见退档程序审定表）。"
-
-
-_SURVEY = {
-    "got_notice": "收到书面通知",
-    "knows_reason": "了解退档原因",
-    "agrees": "认同退档决定",
-    "revisited": "有工会回访",
-    "living_ok": "生活状况达标",
-    "satisfaction": "满意度",
-}
 
 
 def _survey_row(ctx: Context, layout: Layout, subj: Subject) -> dict | None:

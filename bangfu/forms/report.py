@@ -37,7 +37,6 @@ CONTROL_RULES = (
 )
 POLICY_RULES = ("TARGET_NOT_MET", "NO_PLAN", "MISSED_CANDIDATE", "PAY_FLAT_AMOUNT")
 RESULT_RULES = ("EVAL_RATE_ALERT", "EXIT_CAUSE_NOT_ELIMINATED")
-CHINESE_NUM = "一二三四五六七八九十"
 
 
 def ordered_groups(groups: list[Group]) -> list[Group]:

@@ -64,7 +64,6 @@ class Block:
 
 _thin = Side(style="thin", color="000000")
 _BORDER = Border(left=_thin, right=_thin, top=_thin, bottom=_thin)
-_NONE = Border()
 _FONTS = {
     "title": Font(name=FONT_NAME, size=16, bold=True),
     "meta": Font(name=FONT_NAME, size=11),
