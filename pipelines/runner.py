@@ -17,11 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
-from dagster._core.storage.defs_state.base import set_defs_state_storage
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 
 from assets.partitions import multi_key, units_partitions, years_partitions
 from bangfu.envvars import temporary_env
@@ -29,6 +24,11 @@ from bangfu.ingest import LandingScan, prestart_workers
 from bangfu.lake import Lake, host_name, pid_alive, sweep_stale_temp
 from bangfu.pool import discard_prestarted
 from pipelines import definitions
+from pipelines.dagster_private import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    defs_state_storage,
+)
 from pipelines.storage import EVENT_BATCH_SIZE
 from warehouse import tables
 from warehouse.store import Warehouse, default_url
@@ -206,9 +206,7 @@ def _locked(landing, data, instance, years, units, settings_overrides, echo) -> 
     orphans = fail_orphaned_runs(instance)
     if orphans:
         echo(f"上次中断的 Dagster 运行 {len(orphans)} 个已标记为失败 / marked failed: {orphans}")
-    # Dagster keeps the "current" definitions-state storage in a context variable holding a
-    # weak reference to whichever instance set it last; point it at ours for this run.
-    with set_defs_state_storage(instance.defs_state_storage):
+    with defs_state_storage(instance):  # Dagster's current one is ours for this run
         return _run_stages(landing, data, instance, years, units, settings_overrides, echo)
 
 
