@@ -8,6 +8,7 @@ whole range with polars. Runs go to the instance in $DAGSTER_HOME and show in th
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import re
 import time
@@ -30,6 +31,7 @@ from pipelines.dagster_private import (
     defs_state_storage,
 )
 from pipelines.storage import EVENT_BATCH_SIZE
+from resources import settings_config
 from warehouse import tables
 from warehouse.store import Warehouse, default_url
 
@@ -244,9 +246,11 @@ def _run_stages(landing, data, instance, years, units, settings_overrides, echo)
     # INFO on the console: progress and errors, not Dagster's step-by-step DEBUG chatter.
     run_config: dict = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
     if settings_overrides:
-        run_config["resources"] = {
-            "audit_settings": {"config": {"overrides_json": settings_overrides}}
-        }
+        try:
+            overrides = settings_config(json.loads(settings_overrides))
+        except (ValueError, TypeError) as exc:  # bad JSON, unknown name, value of a wrong type
+            raise UsageError(f"--settings 无效 / invalid: {exc}") from exc
+        run_config["resources"] = {"audit_settings": {"config": overrides}}
 
     echo("① 参考数据 reference data …")
     result = _execute(defs, "reference_job", instance, tags={}, run_config=run_config)

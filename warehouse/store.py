@@ -40,12 +40,16 @@ _READ_ORDER = {
 }
 
 
+def sqlite_url(data_dir: Path) -> str:
+    """The default warehouse: ``warehouse.db`` in the data folder."""
+    return f"sqlite:///{Path(data_dir).resolve() / 'warehouse.db'}"
+
+
 def default_url(data_dir: Path) -> str:
-    """`BANGFU_WAREHOUSE_URL` when set (credentials come only from the environment), else SQLite."""
-    return (
-        os.environ.get(WAREHOUSE_URL_ENV)
-        or f"sqlite:///{Path(data_dir).resolve() / 'warehouse.db'}"
-    )
+    """The warehouse outside a Dagster run (the CLI's reports, bench, tests):
+    `BANGFU_WAREHOUSE_URL` when set (credentials come only from the environment), else
+    :func:`sqlite_url`. Dagster runs get the same through ``EnvVar`` (pipelines.definitions)."""
+    return os.environ.get(WAREHOUSE_URL_ENV) or sqlite_url(data_dir)
 
 
 def safe_url(url: str) -> str:
