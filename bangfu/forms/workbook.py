@@ -17,7 +17,7 @@ from pathlib import Path
 import polars as pl
 from openpyxl import Workbook
 
-from bangfu.forms import evidence
+import bangfu.forms.evidence as evidence
 from bangfu.forms.facts import Context, Subject, compute, subjects
 from bangfu.forms.layouts import FORMS, Each, F, Layout, S
 from bangfu.forms.writer import Block, Cell, save_workbook, write_sheet

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from bangfu.generate import model as gm
-from bangfu.generate import units as gu
+import bangfu.generate.model as gm
+import bangfu.generate.units as gu
 from bangfu.generate.model import HELP_FUNDS, WARMTH_FUND, World, conform
 from bangfu.sheets import ARCHIVE_STEPS, EXIT_STEPS
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
+import bangfu.generate.units as gu
 from bangfu.frames import sheet_schema
-from bangfu.generate import units as gu
 from bangfu.sheets import ARCHIVE_STEPS, ECON_ITEMS, EXIT_STEPS, SHEETS_BY_KEY
 
 HOUSEHOLDS = {"S": 3_000, "M": 60_000, "L": 1_000_000}
