@@ -175,16 +175,16 @@ def child_night(landing: Path, data: Path) -> None:
     defs = definitions.build_defs(landing, data)
     config = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     timings: dict[str, float] = {}
-    ctx = dg.build_schedule_context(
+    with dg.build_schedule_context(
         instance=instance,
         scheduled_execution_time=dt.datetime.now(dt.UTC),
         resources={
             "landing": LandingResource(path=str(landing)),
             "warehouse": WarehouseResource(data_path=str(data)),
         },
-    )
-    t = time.perf_counter()
-    requests = nightly_schedule(ctx)
+    ) as ctx:
+        t = time.perf_counter()
+        requests = nightly_schedule(ctx)
     timings["schedule_tick_s"] = round(time.perf_counter() - t, 2)
     requests = [] if isinstance(requests, dg.SkipReason) else list(requests)
     keys: set[tuple[int, str]] = set()

@@ -5,10 +5,8 @@ frame ``cells`` (columns ``c0 … c{k-1}``) holding every row of the sheet in or
 the header row, data rows, planted unreadable ("junk") rows, blank rows and total rows — plus the
 truth of what a correct reader must get out of it.
 
-Typed xlsx cells travel inside the String frame behind a sentinel (CSV never carries one):
-``\\x01N<number>`` a number cell, ``\\x01F<number>`` a number cell shown as ``#,##0.00``,
-``\\x01D<yyyy-mm-dd>`` a real Excel date cell. ``BLANK_LINE`` in ``c0`` marks a CSV line that is
-written completely empty (no separators).
+How a value is written (the forms of each column kind, the typed-cell sentinels) is
+:mod:`bangfu.generate.cells`; the planted junk rows are :mod:`bangfu.generate.junk`.
 
 Every variation round-trips: after the normalisation of ``bangfu.sheets`` (spaces, synonyms,
 NFKC, the six date forms, amounts with 元 / thousands separators / full-width digits) a correct
@@ -24,145 +22,33 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from bangfu.sheets import (
-    HEADER_SYNONYMS,
-    PAYMENT_ONLY_SYNONYMS,
-    TOTAL_MARKERS,
-    VALUE_SYNONYMS,
-    Column,
-    SheetSpec,
+from bangfu.generate.cells import (
+    AMOUNT_FORMS,
+    BLANK_LINE,
+    DATE_FORMS,
+    ID_FORMS,
+    INVERSE_VALUE_SYNONYMS,
+    NUM,
+    NUM_FMT,
+    PHONE_FORMS,
+    TEXT_FORMS,
+    amount_options,
+    date_options,
+    id_options,
+    phone_options,
+    space_options,
 )
-
-NUM = "\x01N"
-NUM_FMT = "\x01F"
-DATE = "\x01D"
-BLANK_LINE = "\x02BLANK\x02"
-
-DATE_FORMS = ("excel", "iso", "slash", "dot", "chinese", "compact")
-AMOUNT_FORMS = ("number", "yuan", "thousands", "fullwidth", "thousands_yuan", "text")
-ID_FORMS = ("plain", "lower_x", "spaces", "apostrophe", "fullwidth")
-PHONE_FORMS = ("plain", "dashes", "plus86", "spaces")
-TEXT_FORMS = ("plain", "lead_space", "trail_fullwidth_space", "inner_space", "synonym")
+from bangfu.generate.junk import junk_rows
+from bangfu.sheets import HEADER_SYNONYMS, PAYMENT_ONLY_SYNONYMS, TOTAL_MARKERS, Column, SheetSpec
 
 EXTRA_COLUMNS = ("序号", "备注", "经办人")
 REMARKS = ("已核实", "补发", "=见附件", "+1", "-", "@张", "复核")
 HANDLERS = ("张丽", "王强", "李娜", "刘洋")
 
-_ASCII = list("0123456789X")
-_FULL = list("０１２３４５６７８９Ｘ")
-
-# value synonyms of the seed's forms, canonical value → the spellings that mean it
-INVERSE_VALUE_SYNONYMS: dict[str, list[str]] = {}
-for _syn, _canon in VALUE_SYNONYMS.items():
-    INVERSE_VALUE_SYNONYMS.setdefault(_canon, []).append(_syn)
-
-JUNK_KINDS = (
-    "required_empty",
-    "bad_date",
-    "bad_amount",
-    "nonpositive_amount",
-    "id_lost_digits",
-    "long_cell",
-    "exit_no_date",
-    "exit_no_path",
-    "bad_pairing",
-    "bad_optional_int",
-    "bad_optional_date",
-    "multi",
-)
-LONG_CELL_CHARS = 32_800  # > 32,767, Excel's own limit: CSV only
-
 
 def stable_seed(*parts: object) -> list[int]:
     """A seed sequence for numpy from any parts (codes may be non-numeric)."""
     return [zlib.crc32(str(p).encode("utf-8")) for p in parts]
-
-
-# ---------------------------------------------------------------- value expressions
-
-
-def _fullwidth(e: pl.Expr) -> pl.Expr:
-    return e.str.replace_many(_ASCII, _FULL)
-
-
-def _amount_options(x: pl.Expr, form: str) -> list[pl.Expr]:
-    cents = (x * 100).round(0).cast(pl.Int64)
-    a = cents.abs()
-    sign = pl.when(cents < 0).then(pl.lit("-")).otherwise(pl.lit(""))
-    ip = (a // 100).cast(pl.String)
-    fp = (a % 100).cast(pl.String).str.zfill(2)
-    ip_k = ip.str.reverse().str.replace_all(r"(\d{3})", "${1},").str.strip_chars_end(",")
-    ip_k = ip_k.str.reverse()
-    plain = pl.concat_str([sign, ip, pl.lit("."), fp])
-    thousands = pl.concat_str([sign, ip_k, pl.lit("."), fp])
-    number = x.cast(pl.String)
-    if form == "xlsx":
-        number = pl.concat_str([pl.lit(NUM), number])
-    return [
-        number,
-        pl.concat_str([plain, pl.lit("元")]),
-        thousands,
-        _fullwidth(plain),
-        pl.concat_str([thousands, pl.lit("元")]),
-        plain,
-    ]
-
-
-def _date_options(d: pl.Expr, form: str) -> list[pl.Expr]:
-    iso = d.dt.strftime("%Y-%m-%d")
-    excel = pl.concat_str([pl.lit(DATE), iso]) if form == "xlsx" else iso
-    return [
-        excel,
-        iso,
-        d.dt.strftime("%Y/%-m/%-d"),
-        d.dt.strftime("%Y.%m.%d"),
-        d.dt.strftime("%Y年%-m月%-d日"),
-        d.dt.strftime("%Y%m%d"),
-    ]
-
-
-def _id_options(s: pl.Expr) -> list[pl.Expr]:
-    spaced = pl.concat_str(
-        [s.str.slice(0, 6), pl.lit(" "), s.str.slice(6, 8), pl.lit(" "), s.str.slice(14)]
-    )
-    return [
-        s,
-        s.str.to_lowercase(),
-        pl.when(s.str.len_chars() == 18).then(spaced).otherwise(pl.concat_str([pl.lit(" "), s])),
-        pl.concat_str([pl.lit("'"), s]),
-        _fullwidth(s),
-    ]
-
-
-def _phone_options(s: pl.Expr) -> list[pl.Expr]:
-    mobile = s.str.contains(r"^1\d{10}$")
-
-    def m(e: pl.Expr) -> pl.Expr:
-        return pl.when(mobile).then(e).otherwise(s)
-
-    a, b, c = s.str.slice(0, 3), s.str.slice(3, 4), s.str.slice(7)
-    return [
-        s,
-        m(pl.concat_str([a, pl.lit("-"), b, pl.lit("-"), c])),
-        m(pl.concat_str([pl.lit("+86 "), s])),
-        m(pl.concat_str([a, pl.lit(" "), b, pl.lit(" "), c])),
-    ]
-
-
-def _space_options(s: pl.Expr, kind: str, synonyms: dict[str, str]) -> list[pl.Expr]:
-    """Stray spaces a reader removes: text keeps inner runs, code / enum lose every space."""
-    lead = pl.concat_str([pl.lit(" "), s])
-    trail = pl.concat_str([s, pl.lit("\u3000")])
-    if kind == "text":
-        inner = pl.concat_str([pl.lit("\u3000"), s, pl.lit(" ")])
-    else:
-        inner = (
-            pl.when(s.str.len_chars() >= 2)
-            .then(pl.concat_str([s.str.slice(0, 1), pl.lit(" "), s.str.slice(1)]))
-            .otherwise(lead)
-        )
-    syn = s.replace(synonyms) if synonyms else s
-    return [s, lead, trail, inner, syn]
 
 
 # ---------------------------------------------------------------- the sheet
@@ -185,36 +71,6 @@ class RenderedSheet:
     data_rows: pl.DataFrame | None = None  # canonical key columns + row_number of data rows
 
 
-def applicable_junk(spec: SheetSpec, df: pl.DataFrame, form: str) -> list[str]:
-    """Junk kinds that can be planted in this sheet (needs a template data row)."""
-    if df.height == 0:
-        return []
-    kinds = []
-    by = {c.name: c for c in spec.columns}
-    req = [c for c in spec.columns if c.required]
-    if req:
-        kinds.append("required_empty")
-    if any(c.kind == "date" and c.required for c in req):
-        kinds.append("bad_date")
-    if any(c.kind == "amount" and (c.required or c.must_exist) for c in spec.columns):
-        kinds.append("bad_amount")
-    if spec.key == "payments":
-        kinds += ["nonpositive_amount", "multi"]
-    if "id_number" in by and by["id_number"].required:
-        kinds.append("id_lost_digits")
-    if form == "csv" and any(c.kind == "text" for c in spec.columns):
-        kinds.append("long_cell")
-    if spec.key == "archive":
-        kinds += ["exit_no_date", "exit_no_path"]
-    if spec.key == "evaluation":
-        kinds.append("bad_pairing")
-    if any(c.kind == "int" and not c.required for c in spec.columns):
-        kinds.append("bad_optional_int")
-    if any(c.kind == "date" and not c.required for c in spec.columns):
-        kinds.append("bad_optional_date")
-    return kinds
-
-
 def _header_variant(spec: SheetSpec, col: Column, rng: np.random.Generator, used: set[str]) -> str:
     syns = list(HEADER_SYNONYMS.get(col.header, ())) + list(col.synonyms)
     if spec.key == "payments":
@@ -228,108 +84,6 @@ def _header_variant(spec: SheetSpec, col: Column, rng: np.random.Generator, used
         h = f" {h}" if r == 0 else f"{h}\u3000" if r == 1 else f"{h[:1]} {h[1:]}"
         used.add("header_spaces")
     return h
-
-
-def _fresh(prefix: str, k: int) -> str:
-    return f"{prefix}{k:03d}"
-
-
-def _junk_rows(
-    kinds: list[str],
-    spec: SheetSpec,
-    body: pl.DataFrame,
-    pos: dict[str, str],
-    form: str,
-    rng: np.random.Generator,
-    year: int,
-    fresh_prefix: str,
-) -> tuple[list[dict], list[tuple[str, str]]]:
-    """Unreadable extra rows built on a template data row; returns rows and (columns, kind)."""
-    rows, truth = [], []
-    by = {c.name: c for c in spec.columns}
-    key_cols = [n for n in ("payment_no", "voucher_no", "archive_no", "sample_no") if n in pos]
-    for j, kind in enumerate(kinds):
-        row = dict(body.row(int(rng.integers(body.height)), named=True))
-        for n in key_cols:
-            row[pos[n]] = _fresh(f"{fresh_prefix}{n[0].upper()}", j)
-
-        def put(name: str, value: str | None, row=row) -> None:
-            row[pos[name]] = value
-
-        failing: list[str] = []
-        if kind == "required_empty":
-            req = [c for c in spec.columns if c.required and c.name in pos]
-            c = req[int(rng.integers(len(req)))]
-            put(c.name, [None, " ", "\u3000"][int(rng.integers(3))])
-            failing = [c.name]
-        elif kind in ("bad_date", "bad_optional_date"):
-            cands = [
-                c
-                for c in spec.columns
-                if c.kind == "date" and c.required == (kind == "bad_date") and c.name in pos
-            ]
-            c = cands[int(rng.integers(len(cands)))]
-            put(c.name, [f"{year}-02-30", "明天", f"{year}.13.01", "去年底"][int(rng.integers(4))])
-            failing = [c.name]
-        elif kind == "bad_amount":
-            cands = [
-                c
-                for c in spec.columns
-                if c.kind == "amount" and (c.required or c.must_exist) and c.name in pos
-            ]
-            c = cands[int(rng.integers(len(cands)))]
-            put(c.name, ["约500", "五百元", "500元左右"][int(rng.integers(3))])
-            failing = [c.name]
-        elif kind == "nonpositive_amount":
-            v = ["0", "-200.00", "0.00元"][int(rng.integers(3))]
-            put("amount", NUM + v.removesuffix("元") if form == "xlsx" and j % 2 else v)
-            failing = ["amount"]
-        elif kind == "id_lost_digits":
-            digits = f"520102{int(rng.integers(1960, 2000))}{int(rng.integers(101, 1229)):04d}"
-            digits += f"{int(rng.integers(1, 999)):03d}{int(rng.integers(10))}"
-            lost = digits[:15] + "000"  # Excel keeps 15 significant digits
-            if form == "xlsx":
-                put("id_number", NUM + lost)
-            else:
-                put("id_number", f"{digits[0]}.{digits[1:6].rstrip('0') or '0'}E+17")
-            failing = ["id_number"]
-        elif kind == "long_cell":
-            cands = [c for c in spec.columns if c.kind == "text" and c.name in pos]
-            c = cands[int(rng.integers(len(cands)))]
-            put(c.name, "很长的说明" * (LONG_CELL_CHARS // 5 + 1))
-            failing = [c.name]
-        elif kind == "exit_no_date":
-            put("status", "已退档")
-            put("exited_on", None)
-            put("exit_reason", "其他")
-            put("exit_path", None)
-            failing = ["exited_on"]
-        elif kind == "exit_no_path":
-            put("status", "已退档")
-            put("exited_on", f"{year}-12-20")
-            put("exit_reason", "脱困")
-            put("exit_path", None)
-            failing = ["exit_path"]
-        elif kind == "bad_pairing":
-            put("sample_type", "在档户")
-            put("verdict", "错退")
-            failing = ["verdict"]
-        elif kind == "bad_optional_int":
-            cands = [
-                c for c in spec.columns if c.kind == "int" and not c.required and c.name in pos
-            ]
-            c = cands[int(rng.integers(len(cands)))]
-            put(c.name, ["约7", "不详", "七天"][int(rng.integers(3))])
-            failing = [c.name]
-        elif kind == "multi":
-            put("id_number", None)
-            put("paid_on", f"{year}-02-30")
-            failing = ["paid_on", "id_number"]
-        order = [c.name for c in spec.columns]
-        failing.sort(key=order.index)
-        rows.append(row)
-        truth.append(("、".join(by[n].header for n in failing), kind))
-    return rows, truth
 
 
 # ---------------------------------------------------------------- the mutations
@@ -417,7 +171,7 @@ def _date_forms(d: _Draft, c: Column, x: pl.Expr) -> ColumnForms:
     else:
         p = np.array([0.5 if d.form == "xlsx" else 0] + [0.1] * 5)
         p = p / p.sum()
-    return _date_options(x, d.form), DATE_FORMS, p
+    return date_options(x, d.form), DATE_FORMS, p
 
 
 def _amount_forms(d: _Draft, c: Column, x: pl.Expr) -> ColumnForms:
@@ -427,7 +181,7 @@ def _amount_forms(d: _Draft, c: Column, x: pl.Expr) -> ColumnForms:
         p[0 if rng.random() < 0.5 else int(rng.integers(len(AMOUNT_FORMS)))] = 1
     else:
         p = np.array([0.5, 0.1, 0.1, 0.1, 0.1, 0.1])
-    opts = _amount_options(x, d.form)
+    opts = amount_options(x, d.form)
     if d.zero_empty and c.name in ("debit", "credit"):
         opts = [pl.when(x == 0).then(pl.lit(None, pl.String)).otherwise(o) for o in opts]
         d.used.add("zero_as_empty")
@@ -446,11 +200,11 @@ def _int_forms(d: _Draft, c: Column, x: pl.Expr) -> ColumnForms:
 
 def _id_forms(d: _Draft, c: Column, x: pl.Expr) -> ColumnForms:
     p = np.array([0.6, 0.1, 0.1, 0.1, 0.1]) if d.rng.random() < 0.7 else np.eye(5)[0]
-    return _id_options(x), ID_FORMS, p
+    return id_options(x), ID_FORMS, p
 
 
 def _phone_forms(d: _Draft, c: Column, x: pl.Expr) -> ColumnForms:
-    return _phone_options(x), PHONE_FORMS, np.array([0.7, 0.1, 0.1, 0.1])
+    return phone_options(x), PHONE_FORMS, np.array([0.7, 0.1, 0.1, 0.1])
 
 
 def _text_forms(d: _Draft, c: Column, x: pl.Expr) -> ColumnForms:
@@ -468,7 +222,7 @@ def _text_forms(d: _Draft, c: Column, x: pl.Expr) -> ColumnForms:
         p = np.array([0.8, 0.05, 0.05, 0.05, 0.0])
     if syn:
         p = np.array([0.5, 0.05, 0.05, 0.05, 0.35])
-    return _space_options(x, c.kind, syn), TEXT_FORMS, p
+    return space_options(x, c.kind, syn), TEXT_FORMS, p
 
 
 COLUMN_FORMS: dict[str, Callable[[_Draft, Column, pl.Expr], ColumnForms]] = {
@@ -597,7 +351,7 @@ def _place_columns(d: _Draft) -> None:
 
 
 def _junk(d: _Draft) -> None:
-    jrows, jtruth = _junk_rows(
+    jrows, jtruth = junk_rows(
         list(d.junk), d.spec, d.body, d.pos, d.form, d.rng, d.year, d.fresh_prefix
     )
     for row, (colnames, kind) in zip(jrows, jtruth, strict=True):
