@@ -480,7 +480,7 @@ class OutputTask:
     dibao_monthly: float | None
     edu_standard: float | None
     medical_standard: float | None
-    thresholds: dict
+    settings: AuditSettings
 
 
 @dataclass
@@ -525,7 +525,7 @@ def write_unit_outputs(task: OutputTask) -> dict:
             dibao_monthly=task.dibao_monthly,
             edu_standard=task.edu_standard,
             medical_standard=task.medical_standard,
-            thresholds=task.thresholds,
+            settings=task.settings,
         )
         out: dict = {"rows": sum(f.height for f in ledger.values()), "seconds": {}}
         t0 = time.perf_counter()
@@ -581,7 +581,6 @@ def run_workbooks(
     this process for every key (result None: no usable ledger, nothing written). Failures do not
     stop the other units; at the end :class:`OutputError` names every failed (year, unit)."""
     workers = workers or workers_default()
-    thresholds = settings.rate_alerts()
     unit_rows = {r["unit_code"]: r for r in units.iter_rows(named=True)}
     outcome = OutputsOutcome()
     failures: list[tuple[int, str, str]] = []
@@ -621,7 +620,7 @@ def run_workbooks(
                         dibao_monthly=std.get("dibao_monthly"),
                         edu_standard=std.get("edu_standard"),
                         medical_standard=std.get("medical_standard"),
-                        thresholds=thresholds,
+                        settings=settings,
                     )
 
     def finish(task: OutputTask, res: dict | None, exc: BaseException | None) -> None:

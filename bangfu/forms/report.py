@@ -20,6 +20,7 @@ from bangfu.forms.evidence import Group
 from bangfu.forms.facts import Context, pct, yuan
 from bangfu.forms.layouts import SEVERITY_ORDER, rule_info
 from bangfu.forms.workbook import atomic_save, build_context
+from bangfu.settings import AuditSettings
 
 FONT = "宋体"
 CONTROL_RULES = (
@@ -208,7 +209,7 @@ def write_unit_report(
     auditor: dict | None = None,
     edu_standard: float | None = None,
     medical_standard: float | None = None,
-    thresholds: dict | None = None,
+    settings: AuditSettings | None = None,
     prepared: tuple | None = None,
 ) -> dict:
     """Write the draft report (.docx) atomically; ``sample_size`` and ``seed`` are accepted for a
@@ -223,7 +224,7 @@ def write_unit_report(
         dibao_monthly=dibao_monthly,
         edu_standard=edu_standard,
         medical_standard=medical_standard,
-        thresholds=thresholds,
+        settings=settings,
     )
     groups = ordered_groups(groups)
     name = ctx.unit_name
