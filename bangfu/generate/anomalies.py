@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import polars as pl
 
+import bangfu.generate.clean as clean
 import bangfu.generate.model as gm
 import bangfu.generate.plant_archive as plant_archive
 import bangfu.generate.plant_payments as plant_payments
 import bangfu.generate.plant_unit as plant_unit
+from bangfu.generate.bookkeeping import build_ledger
 from bangfu.generate.model import World, conform
 from bangfu.generate.planting import LIVING, PLANTERS, Ctx, Planter, upd
 
@@ -175,8 +177,8 @@ def _run_phase(c: Ctx, phase: int, n_units: int) -> None:
 
 
 def plant_year(w: World, year: int) -> tuple[dict, pl.DataFrame, list[dict], set]:
-    frames = gm.clean_year(w, year)
-    roster = conform(gm.year_roster(w, year), "civil_roster")
+    frames = clean.clean_year(w, year)
+    roster = conform(clean.year_roster(w, year), "civil_roster")
     c = Ctx(w, year, frames, roster, gm.rng_for(w.seed, "plant", year))
     dropped = _drop_sheets(c, gm.rng_for(w.seed, "drop", year))
     n = _n_units(w.scale, len(frames))
@@ -186,7 +188,7 @@ def plant_year(w: World, year: int) -> tuple[dict, pl.DataFrame, list[dict], set
     # the 会计明细账, written from the final payments (one voucher per payment)
     rng = gm.rng_for(w.seed, "ledger", year)
     for u, sh in frames.items():
-        sh["payments"], sh["ledger"] = gm.build_ledger(year, u, sh["payments"], w.children[u], rng)
+        sh["payments"], sh["ledger"] = build_ledger(year, u, sh["payments"], w.children[u], rng)
     _run_phase(c, 2, n)
     set_targets(c)
     _run_phase(c, 3, n)

@@ -8,8 +8,9 @@ from pathlib import Path
 import polars as pl
 
 from bangfu.generate.anomalies import plant_years
-from bangfu.generate.model import PLANTED_SCHEMA, build_world
+from bangfu.generate.model import PLANTED_SCHEMA
 from bangfu.generate.scenario import build_scenario
+from bangfu.generate.world import build_world
 from bangfu.generate.writer import LandingWriter, write_landing
 
 # Scale L writes most units in the CSV form: xlsx writing is per cell and ten times slower.

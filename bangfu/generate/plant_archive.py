@@ -7,11 +7,10 @@ import math
 
 import polars as pl
 
-import bangfu.generate.model as gm
 import bangfu.generate.units as gu
 from bangfu.generate.model import conform
 from bangfu.generate.planting import Ctx, planter, upd
-from bangfu.sheets import ARCHIVE_STEPS, EXIT_STEPS
+from bangfu.sheets import ARCHIVE_STEPS, ECON_ITEMS, EXIT_STEPS
 
 # ====================================================================== archive records
 
@@ -165,7 +164,7 @@ def _econ_incomplete(c: Ctx, u: str) -> bool:
     r = _new_in_year(c, u)
     if r is None:
         return False
-    item = c.choice(gm.ECON_ITEMS)
+    item = c.choice(ECON_ITEMS)
     mine = (pl.col("archive_no") == r["archive_no"]) & (pl.col("item") == item)
     ec = c.f(u, "econ_checks")
     variant = c.choice(["missing", "not_provided", "not_compared"])
@@ -209,7 +208,7 @@ def _econ_mismatch(c: Ctx, u: str) -> bool:
     r = _new_in_year(c, u)
     if r is None:
         return False
-    item = c.choice(gm.ECON_ITEMS)
+    item = c.choice(ECON_ITEMS)
     c.put(
         u,
         "econ_checks",

@@ -8,6 +8,7 @@ import math
 import polars as pl
 
 import bangfu.generate.model as gm
+from bangfu.generate.bookkeeping import ledger_lines
 from bangfu.generate.model import conform
 from bangfu.generate.planting import LIVING, Ctx, planter, upd
 
@@ -33,7 +34,7 @@ def _spend_out_of_scope(c: Ctx, u: str) -> bool:
     memo = c.choice(OUT_OF_SCOPE)
     amt = float(round(c.rng.uniform(800, 30000), 2))
     vno = c.next_voucher(u)
-    lines = gm.ledger_lines(
+    lines = ledger_lines(
         vno,
         c.rand_date(dt.date(y, 2, 1), dt.date(y, 12, 20)),
         acct,
@@ -44,7 +45,7 @@ def _spend_out_of_scope(c: Ctx, u: str) -> bool:
     c.put(u, "ledger", pl.concat([c.f(u, "ledger"), conform(pl.DataFrame(lines), "ledger")]))
     c.fire("SPEND_OUT_OF_SCOPE", u, voucher_no=vno, amount=amt, note=f"{acct[1]}: {memo}")
     vno = c.next_voucher(u)
-    lines = gm.ledger_lines(
+    lines = ledger_lines(
         vno,
         c.rand_date(dt.date(y, 2, 1), dt.date(y, 12, 20)),
         gm.WAGE_ACCOUNT,

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-import bangfu.generate.model as gm
+from bangfu.generate.bookkeeping import max_voucher
+from bangfu.generate.clean import archive_side_rows
 from bangfu.generate.model import HELP_FUNDS, World, conform
 
 
@@ -238,7 +239,7 @@ class Ctx:
         a = self.f(u, "archive")
         self.put(u, "archive", pl.concat([a, conform(pl.DataFrame([rec]), "archive")]))
         one = conform(pl.DataFrame([rec]), "archive")
-        proc, econ = gm.archive_side_rows(one, self.rng)
+        proc, econ = archive_side_rows(one, self.rng)
         self.put(u, "procedures", pl.concat([self.f(u, "procedures"), conform(proc, "procedures")]))
         self.put(
             u, "econ_checks", pl.concat([self.f(u, "econ_checks"), conform(econ, "econ_checks")])
@@ -258,7 +259,7 @@ class Ctx:
         return seq[int(self.rng.integers(len(seq)))]
 
     def next_voucher(self, u: str) -> str:
-        return f"记{gm.max_voucher(self.f(u, 'ledger')['voucher_no']) + 1:05d}"
+        return f"记{max_voucher(self.f(u, 'ledger')['voucher_no']) + 1:05d}"
 
 
 def in_year(col: str, year: int) -> pl.Expr:

@@ -5,7 +5,8 @@ import the anomalies that build on it."""
 from __future__ import annotations
 
 from bangfu.generate.anomalies import plant_scenario
-from bangfu.generate.model import Scenario, build_world
+from bangfu.generate.model import Scenario
+from bangfu.generate.world import build_world
 
 
 def build_scenario(
