@@ -481,7 +481,7 @@ class OutputTask:
     dibao_monthly: float | None
     edu_standard: float | None
     medical_standard: float | None
-    thresholds: dict
+    settings: AuditSettings
 
 
 @dataclass
@@ -526,7 +526,7 @@ def write_unit_outputs(task: OutputTask) -> dict:
             dibao_monthly=task.dibao_monthly,
             edu_standard=task.edu_standard,
             medical_standard=task.medical_standard,
-            thresholds=task.thresholds,
+            settings=task.settings,
         )
         out: dict = {"rows": sum(f.height for f in ledger.values()), "seconds": {}}
         t0 = time.perf_counter()
@@ -582,11 +582,6 @@ def run_workbooks(
     this process for every key (result None: no usable ledger, nothing written). Failures do not
     stop the other units; at the end :class:`OutputError` names every failed (year, unit)."""
     workers = workers or workers_default()
-    thresholds = {
-        "missed_rate": settings.missed_rate_alert,
-        "wrong_exit_rate": settings.wrong_exit_rate_alert,
-        "recognition_rate": settings.recognition_rate_min,
-    }
     unit_rows = {r["unit_code"]: r for r in units.iter_rows(named=True)}
     outcome = OutputsOutcome()
     failures: list[tuple[int, str, str]] = []
@@ -626,7 +621,7 @@ def run_workbooks(
                         dibao_monthly=std.get("dibao_monthly"),
                         edu_standard=std.get("edu_standard"),
                         medical_standard=std.get("medical_standard"),
-                        thresholds=thresholds,
+                        settings=settings,
                     )
 
     def finish(task: OutputTask, res: dict | None, exc: BaseException | None) -> None:

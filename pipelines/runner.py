@@ -8,6 +8,7 @@ whole range with polars. Runs go to the instance in $DAGSTER_HOME and show in th
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import re
 import time
@@ -17,11 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
-from dagster._core.storage.defs_state.base import set_defs_state_storage
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 
 from assets.partitions import multi_key, units_partitions, years_partitions
 from bangfu.envvars import temporary_env
@@ -29,7 +25,13 @@ from bangfu.ingest import LandingScan, prestart_workers
 from bangfu.lake import Lake, host_name, pid_alive, sweep_stale_temp
 from bangfu.pool import discard_prestarted
 from pipelines import definitions
+from pipelines.dagster_private import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    defs_state_storage,
+)
 from pipelines.storage import EVENT_BATCH_SIZE
+from resources import settings_config
 from warehouse import tables
 from warehouse.store import Warehouse, default_url
 
@@ -206,9 +208,7 @@ def _locked(landing, data, instance, years, units, settings_overrides, echo) -> 
     orphans = fail_orphaned_runs(instance)
     if orphans:
         echo(f"上次中断的 Dagster 运行 {len(orphans)} 个已标记为失败 / marked failed: {orphans}")
-    # Dagster keeps the "current" definitions-state storage in a context variable holding a
-    # weak reference to whichever instance set it last; point it at ours for this run.
-    with set_defs_state_storage(instance.defs_state_storage):
+    with defs_state_storage(instance):  # Dagster's current one is ours for this run
         return _run_stages(landing, data, instance, years, units, settings_overrides, echo)
 
 
@@ -246,9 +246,11 @@ def _run_stages(landing, data, instance, years, units, settings_overrides, echo)
     # INFO on the console: progress and errors, not Dagster's step-by-step DEBUG chatter.
     run_config: dict = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
     if settings_overrides:
-        run_config["resources"] = {
-            "audit_settings": {"config": {"overrides_json": settings_overrides}}
-        }
+        try:
+            overrides = settings_config(json.loads(settings_overrides))
+        except (ValueError, TypeError) as exc:  # bad JSON, unknown name, value of a wrong type
+            raise UsageError(f"--settings 无效 / invalid: {exc}") from exc
+        run_config["resources"] = {"audit_settings": {"config": overrides}}
 
     echo("① 参考数据 reference data …")
     result = _execute(defs, "reference_job", instance, tags={}, run_config=run_config)

@@ -11,8 +11,9 @@ from polars.testing import assert_frame_equal
 
 from bangfu.frames import sheet_schema
 from bangfu.generate import build_scenario
-from bangfu.generate.anomalies import PLANTERS, invalid_id
+from bangfu.generate.anomalies import PLANTERS
 from bangfu.generate.model import gb11643_ok
+from bangfu.generate.plant_payments import invalid_id
 from bangfu.sheets import LEDGER_SHEETS, SHEETS_BY_KEY
 
 RULE_CODES = {

@@ -20,7 +20,7 @@ import polars as pl
 import pytest
 
 from bangfu.frames import KIND_DTYPES
-from bangfu.generate.render import JUNK_KINDS
+from bangfu.generate.junk import JUNK_KINDS
 from bangfu.generate.writer import write_landing
 from bangfu.sheets import (
     ARCHIVE_STEPS,

@@ -20,6 +20,7 @@ from bangfu.forms.evidence import Group
 from bangfu.forms.facts import Context, pct, yuan
 from bangfu.forms.layouts import SEVERITY_ORDER, rule_info
 from bangfu.forms.workbook import atomic_save, build_context
+from bangfu.settings import AuditSettings
 
 FONT = "宋体"
 CONTROL_RULES = (
@@ -37,7 +38,6 @@ CONTROL_RULES = (
 )
 POLICY_RULES = ("TARGET_NOT_MET", "NO_PLAN", "MISSED_CANDIDATE", "PAY_FLAT_AMOUNT")
 RESULT_RULES = ("EVAL_RATE_ALERT", "EXIT_CAUSE_NOT_ELIMINATED")
-CHINESE_NUM = "一二三四五六七八九十"
 # the metrics table: a money column wide enough for 999,999,999.99 in 12-point type on one line
 MONEY_COLUMNS = ("paid_total",)
 MONEY_WIDTH, COUNT_WIDTH = Cm(3.6), Cm(2.0)
@@ -212,7 +212,7 @@ def write_unit_report(
     auditor: dict | None = None,
     edu_standard: float | None = None,
     medical_standard: float | None = None,
-    thresholds: dict | None = None,
+    settings: AuditSettings | None = None,
     prepared: tuple | None = None,
 ) -> dict:
     """Write the draft report (.docx) atomically; ``sample_size`` and ``seed`` are accepted for a
@@ -227,7 +227,7 @@ def write_unit_report(
         dibao_monthly=dibao_monthly,
         edu_standard=edu_standard,
         medical_standard=medical_standard,
-        thresholds=thresholds,
+        settings=settings,
     )
     groups = ordered_groups(groups)
     name = ctx.unit_name

@@ -7,7 +7,10 @@ from pathlib import Path
 
 import polars as pl
 
-from bangfu.generate.model import PLANTED_SCHEMA, build_scenario, build_world
+from bangfu.generate.anomalies import plant_years
+from bangfu.generate.model import PLANTED_SCHEMA
+from bangfu.generate.scenario import build_scenario
+from bangfu.generate.world import build_world
 from bangfu.generate.writer import LandingWriter, write_landing
 
 # Scale L writes most units in the CSV form: xlsx writing goes cell by cell, far slower.
@@ -45,8 +48,6 @@ def generate(
             "planted_findings": scenario.planted.height,
             "truth": str(paths["manifest"].parent),
         }
-    from bangfu.generate.anomalies import plant_years
-
     w = build_world(scale, seed, tuple(years))
     writer = LandingWriter(
         out,

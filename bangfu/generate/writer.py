@@ -23,14 +23,9 @@ import polars as pl
 import xlsxwriter
 
 from bangfu.frames import sheet_schema
-from bangfu.generate.render import (
-    BLANK_LINE,
-    JUNK_KINDS,
-    RenderedSheet,
-    applicable_junk,
-    render_sheet,
-    stable_seed,
-)
+from bangfu.generate.cells import BLANK_LINE
+from bangfu.generate.junk import JUNK_KINDS, applicable_junk
+from bangfu.generate.render import RenderedSheet, render_sheet, stable_seed
 from bangfu.sheets import (
     CIVIL_ROSTER,
     LEDGER_SHEETS,
