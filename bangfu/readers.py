@@ -1,6 +1,7 @@
 """One generic reader for every ledger sheet and reference file, driven by bangfu.sheets.
 
-xlsx goes through fastexcel (calamine); CSV is decoded as UTF-8 (with or without BOM) or
+Workbooks (.xlsx, .xlsm, .xls, .ods) go through fastexcel (calamine), after the container checks
+of bangfu.workbook_files; CSV is decoded as UTF-8 (with or without BOM) or
 GB18030, anything else is refused. Cells are parsed with whole-column polars expressions
 (bangfu.parse) and checked with the pandera models of checks.schemas; a row that fails becomes
 exactly one quarantine row. Nothing here imports Dagster.
@@ -30,6 +31,7 @@ import pandera.errors as pa_errors
 import polars as pl
 
 from bangfu import parse as P
+from bangfu import workbook_files as W
 from bangfu.frames import INGEST_LOG_SCHEMA, QUARANTINE_SCHEMA, sheet_schema
 from bangfu.sheets import (
     CIVIL_ROSTER,
@@ -91,7 +93,7 @@ class LedgerResult:
     year: int
     unit_code: str
     source_file: str
-    form: str  # 'xlsx' | 'csv'
+    form: str  # 'xlsx' | 'xlsm' | 'xls' | 'ods' | 'csv'
     sheets: dict[str, SheetResult]  # by SheetSpec.key
     log: pl.DataFrame  # INGEST_LOG_SCHEMA, one row per sheet read
     warnings: list[str]  # ledger-level warnings (sheet warnings stay on each SheetResult)
@@ -102,7 +104,7 @@ class LedgerFile:
     year: int
     unit_code: str
     path: Path
-    form: str  # 'xlsx' | 'csv'
+    form: str  # 'xlsx' | 'xlsm' | 'xls' | 'ods' | 'csv'
 
 
 @dataclass(frozen=True)
@@ -376,29 +378,6 @@ def _col_index(letters: str) -> int:
     return n - 1
 
 
-def _check_zip(data: bytes, rel: str, limit: int) -> zipfile.ZipFile:
-    """Open the xlsx container and refuse it if its declared uncompressed size is too big
-    (checked on the central directory, before anything is inflated)."""
-    try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-        infos = zf.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise LedgerRejected(
-            rel, f"文件损坏或不是 xlsx 工作簿 / corrupt file or not an xlsx workbook ({exc})"
-        ) from None
-    total = sum(i.file_size for i in infos)
-    if total > limit:
-        raise LedgerRejected(
-            rel,
-            f"工作簿解压后将达 {total / 1024**2:.0f} MB，超过上限 {limit / 1024**2:.0f} MB，"
-            f"疑似压缩炸弹，未解压即拒绝 / workbook would inflate to {total} bytes "
-            f"(limit {limit}): refused without inflating",
-        )
-    if not any(i.filename.endswith("workbook.xml") for i in infos):
-        raise LedgerRejected(rel, "不是 xlsx 工作簿（缺少 workbook.xml）/ not an xlsx workbook")
-    return zf
-
-
 def _xlsx_sheet_members(zf: zipfile.ZipFile) -> dict[str, str]:
     """Sheet name → worksheet part inside the zip."""
     wb_name = next(n for n in zf.namelist() if n.endswith("workbook.xml"))
@@ -632,18 +611,20 @@ def _load_typed(
     first_col: int,
     width: int,
     id_cols: list[int],
+    **options,
 ) -> pl.DataFrame | None:
     """Load a sheet: every column seen in the peek as text; ID columns as :func:`_load_id_text`
-    finds them, else typed (see :func:`_restore_id_text`)."""
+    finds them, else typed (see :func:`_restore_id_text`). ``options`` go to calamine's
+    load (``skip_rows=0``: from row 1, leading blank rows included)."""
     if id_cols:
-        text = _load_id_text(reader, name, first_row, first_col, width, id_cols)
+        text = _load_id_text(reader, name, first_row, first_col, width, id_cols, **options)
         if text is not None:
             return text
     # dtypes keys are absolute column indices (column A = 0)
     dtypes: dict[str | int, str] = {
         first_col + j: ("duration" if j in id_cols else "string") for j in range(width)
     }
-    sheet = _load_from(reader, name, first_col, dtypes)
+    sheet = _load_from(reader, name, first_col, dtypes, **options)
     if sheet is None:
         return None
     if not id_cols:  # every column text: nothing can fail to convert
@@ -683,6 +664,7 @@ def _load_id_text(
     first_col: int,
     width: int,
     id_cols: list[int],
+    **options,
 ) -> pl.DataFrame | None:
     """The sheet with its ID columns as text, when every ID cell is a text cell (nearly always):
     calamine types the ID columns itself, strictly (one type per column), and a column it finds
@@ -693,7 +675,7 @@ def _load_id_text(
         first_col + j: "string" for j in range(width) if j not in id_cols
     }
     try:
-        sheet = _load_from(reader, name, first_col, dtypes, dtype_coercion="strict")
+        sheet = _load_from(reader, name, first_col, dtypes, dtype_coercion="strict", **options)
     except fastexcel.FastExcelError:  # mixed types in a column (or worse: the typed load tells)
         return None
     if sheet is None:
@@ -752,6 +734,7 @@ def _restore_id_text(
         inner=pl.lit(None, pl.String),
         text=d.str.slice(len(head)).str.strip_suffix(tail),
         number=pl.lit(None, pl.String),
+        iso=pl.lit(None, pl.String),
     )
     other = (
         ef.filter(~is_text)
@@ -759,6 +742,11 @@ def _restore_id_text(
         .with_columns(
             text=pl.col("inner").str.extract(r'(?s)^String\("(.*)"\)$', 1),
             number=pl.col("inner").str.extract(r"^(?:Float|Int)\((.*)\)$", 1),
+            # an .ods date or time cell: shown as the xlsx path shows a date cell
+            iso=pl.col("inner")
+            .str.extract(r'^(?:DateTimeIso|DurationIso)\("(.*)"\)$', 1)
+            .str.replace("T", " ", literal=True)
+            .str.strip_suffix(" 00:00:00"),
         )
     )
     ef = pl.concat([text_rows, other], how="vertical")
@@ -776,7 +764,7 @@ def _restore_id_text(
             if number.is_not_null().any()
             else pl.Series(values=[None] * sub.height, dtype=pl.String)
         )
-        shown = text.fill_null(shown_number).fill_null(sub["inner"])
+        shown = text.fill_null(shown_number).fill_null(sub["iso"]).fill_null(sub["inner"])
         converted = df[f"c{j}"]  # a date cell converts to a duration
         col = (
             _duration_as_text(converted)
@@ -822,11 +810,13 @@ def _header_matches(
 
 
 def _read_xlsx_raw_safe(
-    reader: fastexcel.ExcelReader, name: str, spec: SheetSpec, first_row: int
+    reader: fastexcel.ExcelReader, name: str, spec: SheetSpec, first_row: int | None
 ) -> _Raw:
     """Fallback when the peek cannot be trusted: read as text, then the ID columns again typed
-    (two passes over the sheet; correct, slower)."""
-    sheet = reader.load_sheet(name, header_row=None, dtypes="string")
+    (two passes over the sheet; correct, slower). ``first_row`` None: read from row 1."""
+    options = {"skip_rows": 0} if first_row is None else {}
+    first_row = first_row or 1
+    sheet = reader.load_sheet(name, header_row=None, dtypes="string", **options)
     base = sheet.selected_columns[0].absolute_index if sheet.selected_columns else 0
     text = pl.DataFrame(sheet)
     text = text.rename({c: f"c{j}" for j, c in enumerate(text.columns)})
@@ -841,11 +831,31 @@ def _read_xlsx_raw_safe(
                 header_row=None,
                 use_columns=[base + j for j in id_cols],
                 dtypes={base + j: "boolean" for j in id_cols},
+                **options,
             )
         )  # a text cell never converts to a boolean; a number or a boolean does
         text = text.with_columns(
             pl.Series(f"n{j}", typed[:, k].is_not_null()) for k, j in enumerate(id_cols)
         )
+    return _Raw(text, header_row, mapping, warnings)
+
+
+def _read_calamine_raw(reader: fastexcel.ExcelReader, name: str, spec: SheetSpec) -> _Raw:
+    """One sheet of an .xls or .ods, which has no sheet XML to peek at: loaded as text from row 1
+    (so rows are numbered as the office suite shows them) to find the header, then, when the
+    sheet has ID columns, loaded again with them typed as the xlsx path types them
+    (:func:`_load_typed`), so an ID typed as a number is told from one typed as text alike."""
+    sheet = reader.load_sheet(name, header_row=None, skip_rows=0, dtypes="string")
+    base = sheet.selected_columns[0].absolute_index if sheet.selected_columns else 0
+    text = _as_text_cells(pl.DataFrame(sheet.to_arrow()), 1)
+    rows = [(r[-1], list(r[:-1])) for r in text.head(HEADER_SEARCH_ROWS).iter_rows()]
+    header_row, mapping, warnings = _detect_header(rows, spec)
+    id_cols = [mapping[c.name] for c in spec.columns if c.kind == "id" and c.name in mapping]
+    if id_cols:
+        typed = _load_typed(reader, name, 1, base, text.width - 1, id_cols, skip_rows=0)
+        if typed is None:
+            return _read_xlsx_raw_safe(reader, name, spec, None)
+        text = typed
     return _Raw(text, header_row, mapping, warnings)
 
 
@@ -1369,28 +1379,58 @@ def _load_ledger(
         return _load_csv_ledger(path, landing, rel, year, unit_code)
     if not path.is_file():
         raise LedgerRejected(rel, "文件不存在 / file not found")
-    data = path.read_bytes()  # read once: hashed, unzipped and parsed from these bytes
+    form = W.WORKBOOK_SUFFIXES.get(path.suffix.lower())
+    if form is None:
+        raise LedgerRejected(rel, W.unreadable_message(path.suffix, rel))
+    data = path.read_bytes()  # read once: hashed, checked and parsed from these bytes
     sha = _sha256(data)
-    zf = _check_zip(data, rel, max_uncompressed_bytes)
+    try:
+        zf = W.check_workbook(data, form, max_uncompressed_bytes)
+    except W.WorkbookRefused as exc:
+        raise LedgerRejected(rel, exc.message) from None
+    try:
+        pieces, warnings = _load_workbook(data, zf, form, rel, _Context(year, unit_code, rel, sha))
+    except BaseException as exc:
+        if not _is_panic(exc):
+            raise
+        # calamine gave up on the file's structure (a Rust panic): that file is refused
+        raise LedgerRejected(
+            rel, f"文件损坏或不是 {form} 工作簿 / corrupt file or not an {form} workbook ({exc})"
+        ) from None
+    return _Loaded(year, unit_code, rel, form, pieces, warnings)
+
+
+def _is_panic(exc: BaseException) -> bool:
+    """A panic inside a Rust extension (pyo3's PanicException derives from BaseException)."""
+    return type(exc).__name__ == "PanicException"
+
+
+def _load_workbook(
+    data: bytes, zf: zipfile.ZipFile | None, form: str, rel: str, ctx: _Context
+) -> tuple[dict[str, _Piece], list[str]]:
+    """Stage 1 of a workbook of any format: its sheets matched to specs and read as pieces. An
+    xlsx / xlsm (``zf`` open) peeks at its sheet XML; an .xls or .ods is read by calamine alone."""
     try:
         reader = fastexcel.read_excel(data)
         sheet_names = reader.sheet_names
-        members = _xlsx_sheet_members(zf)
+        members = _xlsx_sheet_members(zf) if zf is not None else {}
     except Exception as exc:  # noqa: BLE001 - calamine raises many kinds for broken files
         raise LedgerRejected(
-            rel, f"文件损坏或不是 xlsx 工作簿 / corrupt file or not an xlsx workbook ({exc})"
+            rel, f"文件损坏或不是 {form} 工作簿 / corrupt file or not an {form} workbook ({exc})"
         ) from None
     found, warnings = _match_specs(sheet_names)
     _require_sheets(found, rel)
     pieces: dict[str, _Piece] = {}
-    ctx = _Context(year, unit_code, rel, sha)
-    sst = _SharedStrings(zf)
+    sst = _SharedStrings(zf) if zf is not None else None
     for spec in LEDGER_SHEETS:
         if spec.key not in found:
             continue
         name = found[spec.key]
         try:
-            raw = _read_xlsx_raw(reader, zf, name, members.get(name), spec, sst)
+            if zf is not None:
+                raw = _read_xlsx_raw(reader, zf, name, members.get(name), spec, sst)
+            else:
+                raw = _read_calamine_raw(reader, name, spec)
         except _MissingColumns as exc:
             _missing_column(spec, exc, rel, warnings)
             continue
@@ -1399,7 +1439,7 @@ def _load_ledger(
                 rel, f"工作表“{name}”无法读取 / sheet {name} cannot be read ({exc})"
             ) from None
         pieces[spec.key] = _to_piece(raw, spec, ctx)
-    return _Loaded(year, unit_code, rel, "xlsx", pieces, warnings)
+    return pieces, warnings
 
 
 def _load_csv_ledger(folder: Path, landing: Path, rel: str, year: int, unit_code: str) -> _Loaded:
@@ -1574,6 +1614,17 @@ def read_ledger(
 
 # ====================================================================== discovery
 _IGNORED = re.compile(r"^(\.|~\$)")
+_CHINESE_COUNT = {2: "两", 3: "三", 4: "四", 5: "五", 6: "六"}
+
+
+def _unreadable(entry: Path, erel: str) -> str:
+    """The message for a file of the year folder that is no ledger form."""
+    if entry.suffix.lower() in W.UNREADABLE_SUFFIXES:
+        return W.unreadable_message(entry.suffix, erel)
+    return (
+        f"不是 .xlsx / .xlsm / .xls / .ods 工作簿或 CSV 文件夹，未读取；{W.SAVE_AS_XLSX} / "
+        f"not an .xlsx, .xlsm, .xls or .ods ledger or a CSV folder: {erel}"
+    )
 
 
 def discover_ledgers(
@@ -1607,6 +1658,7 @@ def discover_ledgers(
             continue
         year = int(ydir.name)
         forms: dict[str, list[tuple[str, Path]]] = {}
+        rejected_unreadable: list[tuple[str, str, str]] = []
         # scandir: the type of each entry without a stat each (a national landing folder holds
         # about 3,200 entries a year, and a one-county re-run scans it three times)
         with os.scandir(ydir) as it:
@@ -1623,19 +1675,12 @@ def discover_ledgers(
                 continue
             if dir_entry.is_dir():
                 code, form = entry.name, "csv"
-            elif entry.suffix.lower() == ".xlsx":
-                code, form = entry.stem, "xlsx"
+            elif entry.suffix.lower() in W.WORKBOOK_SUFFIXES:
+                code, form = entry.stem, W.WORKBOOK_SUFFIXES[entry.suffix.lower()]
             else:
-                code = entry.stem if entry.stem in codes else None
-                rejected.append(
-                    Rejection(
-                        year,
-                        None,
-                        erel,
-                        f"不是 .xlsx 工作簿或 CSV 文件夹，未读取 / not an .xlsx ledger or a CSV "
-                        f"folder: {erel}",
-                    )
-                )
+                # the unit's only file of the year: its partition is refused with what to do;
+                # beside a readable ledger it is only reported (below, once forms are known)
+                rejected_unreadable.append((entry.stem, erel, _unreadable(entry, erel)))
                 continue
             if code not in codes:
                 rejected.append(
@@ -1648,16 +1693,20 @@ def discover_ledgers(
                 )
                 continue
             forms.setdefault(code, []).append((form, entry))
+        for stem, erel, message in rejected_unreadable:
+            code = stem if stem in codes and stem not in forms else None
+            rejected.append(Rejection(year, code, erel, message))
         for code, entries in forms.items():
             if len(entries) > 1:
                 names = " 和 ".join(_rel(p, landing) for _f, p in entries)
+                n = _CHINESE_COUNT.get(len(entries), str(len(entries)))
                 rejected.append(
                     Rejection(
                         year,
                         code,
                         _rel(entries[0][1], landing),
-                        f"同一单位年度同时存在两种形式：{names}，无法判断以哪个为准，整体拒绝 / "
-                        f"unit-year present in both forms: {names}",
+                        f"同一单位年度同时存在{n}种形式：{names}，无法判断以哪个为准，整体拒绝 / "
+                        f"unit-year present in {len(entries)} forms: {names}",
                     )
                 )
                 continue
