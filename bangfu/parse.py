@@ -156,7 +156,16 @@ _NUMBER = r"^([+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,2})?)$"
 def parse_amount(e: pl.Expr | str) -> pl.Expr:
     """Money in 元: numbers, or text with 元, thousands separators or full-width digits →
     Float64 rounded to the cent; anything else → null."""
-    return _number_text(e).str.extract(_NUMBER, 1).cast(pl.Float64).round(2)
+    return _to_cents(_number_text(e).str.extract(_NUMBER, 1).cast(pl.Float64))
+
+
+# Past this a float holds no cents to round to, and polars' round(2) (x·100, rounded, ÷100) can
+# move such a value by one unit of its last place (1e21 → 9.999999999999999e20).
+_CENTS_EXACT_BELOW = 1e15
+
+
+def _to_cents(v: pl.Expr) -> pl.Expr:
+    return pl.when(v.abs() < _CENTS_EXACT_BELOW).then(v.round(2)).otherwise(v)
 
 
 def parse_int(e: pl.Expr | str) -> pl.Expr:

@@ -13,7 +13,7 @@ Method
    assets call (``run_unit_findings``, ``run_cross_findings``, ``run_metrics``,
    ``run_workbooks``) over the same partitions and the same lake/warehouse, with the same writes,
    one fresh process per stage, so each stage gets its own peak RSS (for workbooks, the summed
-   RSS of the process and its worker pool, sampled). "validate" is the time spent inside the pandera check (``readers._schema_failures``),
+   RSS of the process and its worker pool, sampled). "validate" is the time spent inside the pandera check (``readers.validate.schema_failures``),
    measured by wrapping it during the ingest replay; it is part of ingest's time.
 3. **Dagster overhead** = Dagster run wall time − pure replay time of the same stages; its share
    is that over the Dagster run's wall time. ``outside steps`` is the part spent outside the asset
@@ -220,13 +220,13 @@ def child_pure(
             ]
             if rosters:
                 lake.write_single("ref_civil_roster", pl.concat(rosters, how="diagonal_relaxed"))
-        inner = readers._schema_failures
+        inner = readers.validate.schema_failures
 
         def wrapped(df, spec):
             with timed(t, "validate"):
                 return inner(df, spec)
 
-        readers._schema_failures = wrapped
+        readers.validate.schema_failures = wrapped
         rows_read = rows_kept = ok = 0
         with timed(t, "ingest"):
             scan = LandingScan.scan(landing, set(all_units["unit_code"].to_list()))
@@ -237,7 +237,7 @@ def child_pure(
                 rows_read += o.rows_read
                 rows_kept += o.rows_kept
                 ok += o.status == "ok"
-        readers._schema_failures = inner
+        readers.validate.schema_failures = inner
         out.update(rows=rows_read, rows_kept=rows_kept, ledgers=ok)
 
     elif stage == "findings":

@@ -12,6 +12,7 @@ import struct
 import zipfile
 from pathlib import Path
 
+import fastexcel
 import polars as pl
 import pytest
 from conftest import missing
@@ -96,7 +97,7 @@ def test_xls_declaring_more_than_the_limit_is_refused_unread(saved, tmp_path, mo
     path = _in_landing(saved["xls"], tmp_path)
     path.write_bytes(bytes(data))
     opened = []
-    monkeypatch.setattr(R.fastexcel, "read_excel", lambda *a: opened.append(a))
+    monkeypatch.setattr(fastexcel, "read_excel", lambda *a: opened.append(a))
     with pytest.raises(R.LedgerRejected, match="超过上限.*refused unread"):
         _read(path, tmp_path)
     # within the default limit but more than the file holds: corrupt, also unread
@@ -115,7 +116,7 @@ def test_ods_inflating_past_the_limit_is_refused_unread(saved, tmp_path, monkeyp
     path = _in_landing(saved["ods"], tmp_path)
     declared = sum(i.file_size for i in zipfile.ZipFile(path).infolist())
     opened = []
-    monkeypatch.setattr(R.fastexcel, "read_excel", lambda *a: opened.append(a))
+    monkeypatch.setattr(fastexcel, "read_excel", lambda *a: opened.append(a))
     with pytest.raises(R.LedgerRejected, match="压缩炸弹"):
         _read(path, tmp_path, max_uncompressed_bytes=declared - 1)
     assert opened == []
