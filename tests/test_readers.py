@@ -871,3 +871,32 @@ def test_header_read_through_shared_strings_of_a_later_sheet(tmp_path):
 def test_rows_below_the_header(rows, header_row, want):
     df = pl.DataFrame({"__row": rows, "c0": [str(r) for r in rows]})
     assert validate.rows_below(df, header_row)["__row"].to_list() == want
+
+
+def test_fastexcel_still_words_cell_errors_as_id_text_reads_them(tmp_path):
+    """bangfu.readers.id_text cuts ID text out of fastexcel's conversion-error messages, which
+    are no public API: this fails as soon as an upgrade words them otherwise (then adapt
+    id_text and raise the version bound in pyproject.toml)."""
+    import fastexcel
+
+    path = tmp_path / "probe.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("s")
+    ws.write_string(0, 0, 'a"b\\c')
+    ws.write_number(1, 0, 110105194912310021)
+    ws.write_boolean(2, 0, True)
+    ws.write_number(3, 0, 7)
+    wb.close()
+    sheet = fastexcel.read_excel(path.read_bytes()).load_sheet(
+        "s", header_row=None, dtypes={0: "duration"}, schema_sample_rows=None
+    )
+    _rb, errors = sheet.to_arrow_with_errors()
+    got = [(e.offset_position, e.detail) for e in errors.errors]
+    assert got == [
+        ((0, 0), 'Expected duration but got \'String("a\\"b\\\\c")\''),
+        ((1, 0), "Expected duration but got 'Float(1.1010519491231e17)'"),
+        ((2, 0), "Expected duration but got 'Bool(true)'"),
+        ((3, 0), "Expected duration but got 'Float(7.0)'"),
+    ]
+    head, tail = id_text.TEXT_ERROR
+    assert got[0][1].startswith(head) and got[0][1].endswith(tail)

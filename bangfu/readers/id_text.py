@@ -30,7 +30,7 @@ def _format_number(v: float) -> str:
     return repr(v)
 
 
-_TEXT_ERROR = ("Expected duration but got 'String(\"", "\")'")
+TEXT_ERROR = ("Expected duration but got 'String(\"", "\")'")
 
 
 def restore_id_text(
@@ -52,7 +52,7 @@ def restore_id_text(
     )
     # nearly every error is a text cell: its text is cut out of the message without a regex;
     # the rest (numbers, booleans, anything unexpected) go through the general patterns
-    head, tail = _TEXT_ERROR
+    head, tail = TEXT_ERROR
     d = pl.col("detail")
     is_text = (d.str.len_bytes() >= len(head) + len(tail)) & d.str.starts_with(head)
     is_text = is_text & d.str.ends_with(tail)
