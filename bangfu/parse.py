@@ -308,19 +308,3 @@ def may_look_scientific(e: pl.Expr | str) -> pl.Expr:
     """False only where ``looks_scientific`` is surely False: ASCII text without e or E (NFKC
     changes no ASCII text, and the pattern needs an e)."""
     return _col(e).str.contains(r"[eE]|[^\x00-\x7f]").fill_null(False)
-
-
-FAST_PARSERS = {
-    "date": parse_date_fast,
-    "amount": parse_amount_fast,
-    "int": parse_int_fast,
-    "id": normalise_id_fast,
-    "phone": normalise_phone_fast,
-}
-FULL_PARSERS = {
-    "date": parse_date,
-    "amount": parse_amount,
-    "int": parse_int,
-    "id": normalise_id,
-    "phone": normalise_phone,
-}

@@ -13,6 +13,7 @@ import polars as pl
 
 from bangfu import parse as P
 from bangfu.frames import QUARANTINE_SCHEMA, sheet_schema
+from bangfu.kinds import KINDS
 from bangfu.readers.common import HEADER_SEARCH_ROWS, SheetResult, _Context, _detect_header, _Raw
 from bangfu.sheets import (
     TOTAL_MARKERS,
@@ -21,21 +22,6 @@ from bangfu.sheets import (
 from checks.schemas import DATAFRAME_CHECK_COLUMNS, schema_for
 
 # ====================================================================== rows → frames
-_KIND_PARSERS = {
-    "text": P.normalise_text,
-    "code": P.normalise_code,
-    "enum": P.normalise_enum,
-    "id": P.normalise_id,
-    "phone": P.normalise_phone,
-    "date": P.parse_date,
-    "amount": P.parse_amount,
-    "int": P.parse_int,
-}
-_PARSE_REASONS = {
-    "date": "不是有效日期",
-    "amount": "不是有效金额",
-    "int": "不是整数",
-}
 _AMOUNT_ZERO_WHEN_EMPTY = {("ledger", "debit"), ("ledger", "credit")}
 
 
@@ -95,7 +81,9 @@ class _Piece:
 def _piece_schema(spec: SheetSpec) -> dict[str, pl.DataType]:
     schema: dict[str, pl.DataType] = {"__row": pl.Int64(), "__skip": pl.Boolean()}
     schema.update({f"__raw_{c.name}": pl.String() for c in spec.columns})
-    schema.update({f"__num_{c.name}": pl.Boolean() for c in spec.columns if c.kind == "id"})
+    schema.update(
+        {f"__num_{c.name}": pl.Boolean() for c in spec.columns if KINDS[c.kind].reads_cell_type}
+    )
     return schema
 
 
@@ -176,7 +164,7 @@ def _piece_exprs(
         j = where.get(col.name)
         src = pl.col(f"c{j}").cast(pl.String) if j is not None else pl.lit(None, pl.String)
         cols.append(src.alias(f"__raw_{col.name}"))
-        if col.kind == "id":
+        if KINDS[col.kind].reads_cell_type:
             flag = f"n{j}"
             num = pl.col(flag).fill_null(False) if flag in flags else pl.lit(False)
             nums.append(num.alias(f"__num_{col.name}"))
@@ -215,7 +203,8 @@ def _process_pieces(spec: SheetSpec, pieces: list[_Piece]) -> list[SheetResult]:
     values: list[pl.Expr] = []
     for col in spec.columns:
         src = pl.col(f"__raw_{col.name}")
-        value = P.FAST_PARSERS.get(col.kind, _KIND_PARSERS[col.kind])(src)
+        kind = KINDS[col.kind]
+        value = (kind.parse_fast or kind.parse)(src)
         if (spec.key, col.name) in _AMOUNT_ZERO_WHEN_EMPTY:
             value = value.fill_null(pl.when(P.is_blank(src)).then(pl.lit(0.0)))
         values.append(value.alias(col.name))
@@ -230,7 +219,7 @@ def _process_pieces(spec: SheetSpec, pieces: list[_Piece]) -> list[SheetResult]:
         .fill_null(False)
         .alias(f"__sci_{c.name}")
         for c in spec.columns
-        if c.kind == "id"
+        if KINDS[c.kind].scientific is not None
     )
     errors: list[pl.Expr] = []
     for col in spec.columns:
@@ -238,17 +227,13 @@ def _process_pieces(spec: SheetSpec, pieces: list[_Piece]) -> list[SheetResult]:
         err = pl.when(src.str.len_chars() > P.EXCEL_CELL_LIMIT).then(
             pl.lit(f"单元格超过 {P.EXCEL_CELL_LIMIT} 个字符（Excel 上限）")
         )
-        if col.kind == "id":
-            err = err.when(pl.col(f"__num_{col.name}")).then(
-                pl.lit("身份证号以数字格式存储，位数已丢失，应以文本录入")
-            )
-            err = err.when(pl.col(f"__sci_{col.name}")).then(
-                pl.lit("身份证号为科学计数法，位数已丢失，应以文本录入")
-            )
-        if col.kind in _PARSE_REASONS:
-            err = err.when(value.is_null() & P.has_content(src)).then(
-                pl.lit(_PARSE_REASONS[col.kind])
-            )
+        kind = KINDS[col.kind]
+        if kind.number_cell is not None:
+            err = err.when(pl.col(f"__num_{col.name}")).then(pl.lit(kind.number_cell))
+        if kind.scientific is not None:
+            err = err.when(pl.col(f"__sci_{col.name}")).then(pl.lit(kind.scientific))
+        if kind.unparsed is not None:
+            err = err.when(value.is_null() & P.has_content(src)).then(pl.lit(kind.unparsed))
         errors.append(err.otherwise(None).alias(f"__err_{col.name}"))
     err_frame = parsed.lazy().select("__i", *errors).collect()
 
@@ -401,7 +386,7 @@ def _on_rows(frame: pl.DataFrame, where: pl.Expr, expr: pl.Expr) -> pl.Series:
 
 def _full_parse_remainder(parsed: pl.DataFrame, spec: SheetSpec) -> pl.DataFrame:
     """Run the full parsers on the cells the fast path left null (``__i`` is the position)."""
-    needs = [c for c in spec.columns if c.kind in P.FAST_PARSERS]
+    needs = [c for c in spec.columns if KINDS[c.kind].parse_fast is not None]
     if not needs or parsed.height == 0:
         return parsed
     # one pass finds every cell that needs the full parser; the remainder is usually tiny
@@ -415,7 +400,7 @@ def _full_parse_remainder(parsed: pl.DataFrame, spec: SheetSpec) -> pl.DataFrame
             continue
         rest = parsed.filter(mask)
         fixed = rest.select(
-            pl.col("__i"), P.FULL_PARSERS[col.kind](pl.col(f"__raw_{col.name}")).alias(col.name)
+            pl.col("__i"), KINDS[col.kind].parse(pl.col(f"__raw_{col.name}")).alias(col.name)
         )
         updates.append(parsed[col.name].scatter(fixed["__i"], fixed[col.name]))
     return parsed.with_columns(updates) if updates else parsed

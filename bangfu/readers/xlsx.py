@@ -13,6 +13,7 @@ from xml.etree import ElementTree as ET
 import fastexcel
 import polars as pl
 
+from bangfu.kinds import KINDS
 from bangfu.readers.common import HEADER_SEARCH_ROWS, _detect_header, _norm_name, _Raw
 from bangfu.readers.id_text import restore_id_text
 from bangfu.sheets import (
@@ -243,7 +244,11 @@ def _read_xlsx_raw(
             if cells
         ]
         header_row, mapping, warnings = _detect_header(rows, spec)
-        id_cols = [mapping[c.name] for c in spec.columns if c.kind == "id" and c.name in mapping]
+        id_cols = [
+            mapping[c.name]
+            for c in spec.columns
+            if KINDS[c.kind].reads_cell_type and c.name in mapping
+        ]
         raw = _load_typed(reader, name, min_row, min_col, width, id_cols)
         # the peek and calamine agree on where the sheet starts? (else the safe path below)
         if raw is not None and _header_matches(raw, header_row, mapping, spec):
@@ -375,7 +380,9 @@ def read_xlsx_raw_safe(
     text = text.with_columns((pl.int_range(pl.len(), dtype=pl.Int64) + first_row).alias("__row"))
     rows = [(r[-1], list(r[:-1])) for r in text.head(HEADER_SEARCH_ROWS).iter_rows()]
     header_row, mapping, warnings = _detect_header(rows, spec)
-    id_cols = [mapping[c.name] for c in spec.columns if c.kind == "id" and c.name in mapping]
+    id_cols = [
+        mapping[c.name] for c in spec.columns if KINDS[c.kind].reads_cell_type and c.name in mapping
+    ]
     if id_cols:
         typed = pl.DataFrame(
             reader.load_sheet(
@@ -402,7 +409,9 @@ def _read_calamine_raw(reader: fastexcel.ExcelReader, name: str, spec: SheetSpec
     text = _as_text_cells(pl.DataFrame(sheet.to_arrow()), 1)
     rows = [(r[-1], list(r[:-1])) for r in text.head(HEADER_SEARCH_ROWS).iter_rows()]
     header_row, mapping, warnings = _detect_header(rows, spec)
-    id_cols = [mapping[c.name] for c in spec.columns if c.kind == "id" and c.name in mapping]
+    id_cols = [
+        mapping[c.name] for c in spec.columns if KINDS[c.kind].reads_cell_type and c.name in mapping
+    ]
     if id_cols:
         typed = _load_typed(reader, name, 1, base, text.width - 1, id_cols, skip_rows=0)
         if typed is None:
