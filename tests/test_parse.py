@@ -254,3 +254,30 @@ def test_every_column_kind_is_in_the_one_kind_table():
     assert used <= set(KINDS)
     for kind in KINDS.values():  # a kind that can fail to parse says why
         assert (kind.unparsed is None) == (kind.dtype == pl.String()), kind.name
+
+
+CELLS_BY_KIND = {
+    "date": ["2019-03-05", "2019/3/5", "2019.03.05", "2019年3月5日", "20190305", "43529", "去年"],
+    "amount": ["500", "1,234.50", "１,２３４.５元", "1e3", "0", "-5", "abc", " 12 "],
+    "int": ["3", "３", "3.0", "1e2", "x", " 4 "],
+    "id": ["11010519491231002x", "'110105 19491231 0021", "１１０１０５１９４９１２３１００２Ｘ"],
+    "phone": ["13812345678", "+86 138-1234-5678", "010-12345678", "１３８１２３４５６７８"],
+}
+
+
+@pytest.mark.parametrize("spec", [s for s in LEDGER_SHEETS if s.key in ("archive", "payments")])
+def test_parse_columns_equals_the_full_parsers_alone(spec):
+    """The quicker parsers are an optimisation only: parse_columns gives what the full parser
+    of each kind gives on every cell."""
+    from bangfu.readers.validate import parse_columns
+
+    n = 12
+    raw = {}
+    for k, col in enumerate(spec.columns):
+        cells = CELLS_BY_KIND.get(col.kind, ["文本", " 带 空格 ", "X1"]) + [None, "", "  "]
+        raw[f"__raw_{col.name}"] = [cells[(i + k) % len(cells)] for i in range(n)]
+    body = pl.DataFrame(raw, schema={c: pl.String for c in raw}).with_row_index("__i")
+    got = parse_columns(body, spec)
+    for col in spec.columns:
+        want = body.select(KINDS[col.kind].parse(pl.col(f"__raw_{col.name}"))).to_series()
+        assert got[col.name].to_list() == want.to_list(), col.name

@@ -200,16 +200,7 @@ def _process_pieces(spec: SheetSpec, pieces: list[_Piece]) -> list[SheetResult]:
     body = body.filter(~pl.col("__skip")).drop("__skip").with_row_index("__i")
 
     # stage 1: parse every column once
-    values: list[pl.Expr] = []
-    for col in spec.columns:
-        src = pl.col(f"__raw_{col.name}")
-        kind = KINDS[col.kind]
-        value = (kind.parse_fast or kind.parse)(src)
-        if (spec.key, col.name) in _AMOUNT_ZERO_WHEN_EMPTY:
-            value = value.fill_null(pl.when(P.is_blank(src)).then(pl.lit(0.0)))
-        values.append(value.alias(col.name))
-    parsed = body.lazy().with_columns(values).collect()  # lazy: common subexpressions once
-    parsed = _full_parse_remainder(parsed, spec)
+    parsed = parse_columns(body, spec)
 
     # stage 2: per-column parse errors, from the raw and the parsed value
     parsed = parsed.with_columns(
@@ -382,6 +373,23 @@ def _on_rows(frame: pl.DataFrame, where: pl.Expr, expr: pl.Expr) -> pl.Series:
     if at.len():
         out = out.scatter(at, frame[at].select(expr).to_series())
     return out
+
+
+def parse_columns(body: pl.DataFrame, spec: SheetSpec) -> pl.DataFrame:
+    """``body`` with each column of the spec parsed from its ``__raw_<name>`` cells, by the
+    kind's quicker parser where it has one and its full parser on the cells that one left
+    (``__i`` is the row position). The two parsers agree wherever the quicker one gives a value
+    (tests/test_parse.py); the full one alone gives the same column."""
+    values: list[pl.Expr] = []
+    for col in spec.columns:
+        src = pl.col(f"__raw_{col.name}")
+        kind = KINDS[col.kind]
+        value = (kind.parse_fast or kind.parse)(src)
+        if (spec.key, col.name) in _AMOUNT_ZERO_WHEN_EMPTY:
+            value = value.fill_null(pl.when(P.is_blank(src)).then(pl.lit(0.0)))
+        values.append(value.alias(col.name))
+    parsed = body.lazy().with_columns(values).collect()  # lazy: common subexpressions once
+    return _full_parse_remainder(parsed, spec)
 
 
 def _full_parse_remainder(parsed: pl.DataFrame, spec: SheetSpec) -> pl.DataFrame:
