@@ -900,3 +900,25 @@ def test_fastexcel_still_words_cell_errors_as_id_text_reads_them(tmp_path):
     ]
     head, tail = id_text.TEXT_ERROR
     assert got[0][1].startswith(head) and got[0][1].endswith(tail)
+
+
+@pytest.mark.parametrize("ids", ["mixed", "text_only"])
+def test_id_columns_read_alike_by_either_path(landing, monkeypatch, ids):
+    """A column of text IDs is read at once as text (calamine types it strictly); the general
+    path reads every ID cell through its conversion error. Both give the same ledger."""
+    path = write_xlsx(_xlsx_path(landing))
+    sheets = _sheets()
+    if ids == "text_only":  # no ID typed as a number: the quick path is taken for every sheet
+        for name, (titles, header, rows) in list(sheets.items()):
+            sheets[name] = (
+                titles,
+                header,
+                [r and [v if v != ("num", 110105194912310021) else ID2 for v in r] for r in rows],
+            )
+        path = write_xlsx(_xlsx_path(landing), sheets)
+    quick = _read(path, landing)
+    monkeypatch.setattr(xlsx, "load_id_text", lambda *a, **k: None)
+    general = _read(path, landing)
+    for key, sheet in quick.sheets.items():
+        assert general.sheets[key].frame.equals(sheet.frame), key
+        assert general.sheets[key].quarantine.equals(sheet.quarantine), key

@@ -266,11 +266,11 @@ def _load_typed(
     id_cols: list[int],
     **options,
 ) -> pl.DataFrame | None:
-    """Load a sheet: every column seen in the peek as text; ID columns as :func:`_load_id_text`
+    """Load a sheet: every column seen in the peek as text; ID columns as :func:`load_id_text`
     finds them, else typed (see :func:`restore_id_text`). ``options`` go to calamine's
     load (``skip_rows=0``: from row 1, leading blank rows included)."""
     if id_cols:
-        text = _load_id_text(reader, name, first_row, first_col, width, id_cols, **options)
+        text = load_id_text(reader, name, first_row, first_col, width, id_cols, **options)
         if text is not None:
             return text
     # dtypes keys are absolute column indices (column A = 0)
@@ -310,7 +310,7 @@ def _load_from(
     return sheet
 
 
-def _load_id_text(
+def load_id_text(
     reader: fastexcel.ExcelReader,
     name: str,
     first_row: int,
