@@ -184,6 +184,59 @@ def _process(raw: _Raw, spec: SheetSpec, ctx: _Context) -> SheetResult:
 def _process_pieces(spec: SheetSpec, pieces: list[_Piece]) -> list[SheetResult]:
     """Stage 2: ONE parse / validation / quarantine split for a sheet kind over the pieces of many
     files, then split back per piece. Row order within a piece is kept; results in piece order."""
+    body, count_of = _stack_pieces(spec, pieces)
+    parsed = parse_columns(body, spec)
+    fails = _failures(parsed, spec)
+    bad_idx = fails["__i"].unique().implode()
+    meta = {
+        "year": _gather([p.ctx.year for p in pieces], pl.Int64()),
+        "unit_code": _gather([p.ctx.unit_code for p in pieces], pl.String()),
+        "source_file": _gather([p.ctx.source_file for p in pieces], pl.String()),
+    }
+    quarantine = _quarantine(parsed.filter(pl.col("__i").is_in(bad_idx)), fails, spec, meta)
+    schema = sheet_schema(spec)
+    meta.update(source_sheet=pl.lit(spec.title), source_row=pl.col("__row"))
+    # a sheet's own 年度 column (targets, standards) keeps its value over the ledger year
+    frame = (
+        parsed.lazy()
+        .filter(~pl.col("__i").is_in(bad_idx))
+        .select(
+            "__s",
+            *[pl.col(n) for n in spec.names],
+            *[e.alias(k) for k, e in meta.items() if k not in spec.names],
+        )
+        .select("__s", *schema)
+        .cast(schema)
+        .collect()
+    )
+    dup_warnings = _duplicate_warnings(frame, spec)
+    frames = _split(frame, len(pieces))
+    quarantines = _split(quarantine, len(pieces))
+    out = []
+    for k, p in enumerate(pieces):
+        n, skipped = count_of.get(k, (0, 0))
+        out.append(
+            SheetResult(
+                spec=spec,
+                source_file=p.ctx.source_file,
+                source_sha256=p.ctx.source_sha256,
+                frame=frames[k],
+                quarantine=quarantines[k],
+                rows_read=n - skipped,
+                rows_kept=frames[k].height,
+                rows_quarantined=quarantines[k].height,
+                rows_skipped=p.header_row + skipped,
+                warnings=p.warnings + dup_warnings.get(k, []),
+            )
+        )
+    return out
+
+
+def _stack_pieces(
+    spec: SheetSpec, pieces: list[_Piece]
+) -> tuple[pl.DataFrame, dict[int, tuple[int, int]]]:
+    """The pieces' body rows as one frame (``__s``: piece index, ``__i``: row position), blank and
+    total rows dropped; per piece (rows, of which skipped)."""
     schema_in = _piece_schema(spec)
     body = pl.concat(
         [
@@ -197,12 +250,13 @@ def _process_pieces(spec: SheetSpec, pieces: list[_Piece]) -> list[SheetResult]:
     ).collect()
     counts = body.group_by("__s").agg(__n=pl.len(), __skipped=pl.col("__skip").sum().cast(pl.Int64))
     count_of = {s: (n, sk) for s, n, sk in counts.iter_rows()}
-    body = body.filter(~pl.col("__skip")).drop("__skip").with_row_index("__i")
+    return body.filter(~pl.col("__skip")).drop("__skip").with_row_index("__i"), count_of
 
-    # stage 1: parse every column once
-    parsed = parse_columns(body, spec)
 
-    # stage 2: per-column parse errors, from the raw and the parsed value
+def _failures(parsed: pl.DataFrame, spec: SheetSpec) -> pl.DataFrame:
+    """Every failing cell (``__i``, name, reason, ``__order``, header): parse errors from the raw
+    and the parsed value, then the pandera checks on the parsed values (a parse failure was
+    nulled; its reason wins)."""
     parsed = parsed.with_columns(
         _on_rows(
             parsed, P.may_look_scientific(f"__raw_{c.name}"), P.looks_scientific(f"__raw_{c.name}")
@@ -228,7 +282,6 @@ def _process_pieces(spec: SheetSpec, pieces: list[_Piece]) -> list[SheetResult]:
         errors.append(err.otherwise(None).alias(f"__err_{col.name}"))
     err_frame = parsed.lazy().select("__i", *errors).collect()
 
-    # schema failures on the parsed values (parse failures were nulled; their reason wins)
     fails = schema_failures(parsed.select(spec.names), spec)
     err_cols = [c for c in err_frame.columns if c.startswith("__err_")]
     parse_fails = (
@@ -245,24 +298,26 @@ def _process_pieces(spec: SheetSpec, pieces: list[_Piece]) -> list[SheetResult]:
             "header": [c.header for c in spec.columns],
         }
     )
-    all_fails = (
+    return (
         pl.concat([parse_fails, fails], how="vertical_relaxed")
         .unique(subset=["__i", "name"], keep="first", maintain_order=True)
         .join(order, on="name", how="left", maintain_order="left")
     )
-    bad_idx = all_fails["__i"].unique().implode()
-    bad = parsed.filter(pl.col("__i").is_in(bad_idx))
+
+
+def _quarantine(
+    bad: pl.DataFrame, fails: pl.DataFrame, spec: SheetSpec, meta: dict[str, pl.Expr]
+) -> pl.DataFrame:
+    """One quarantine row per failing row of ``bad``: every failing column, its raw value and
+    reason, in the spec's column order."""
     raw_long = (
         bad.lazy()
         .select("__i", *[f"__raw_{n}" for n in spec.names])
         .unpivot(index="__i", variable_name="name", value_name="raw")
         .with_columns(pl.col("__i").cast(pl.Int64), pl.col("name").str.replace("^__raw_", ""))
     )
-    years = [p.ctx.year for p in pieces]
-    units = [p.ctx.unit_code for p in pieces]
-    files = [p.ctx.source_file for p in pieces]
-    quarantine = (
-        all_fails.lazy()
+    return (
+        fails.lazy()
         .join(raw_long, on=["__i", "name"], how="left")
         .sort("__i", "__order")
         .group_by("__i", maintain_order=True)
@@ -279,9 +334,7 @@ def _process_pieces(spec: SheetSpec, pieces: list[_Piece]) -> list[SheetResult]:
         .sort("__i")
         .select(
             "__s",
-            year=_gather(years, pl.Int64()),
-            unit_code=_gather(units, pl.String()),
-            source_file=_gather(files, pl.String()),
+            **meta,
             sheet=pl.lit(spec.title),
             row_number=pl.col("__row"),
             column=pl.col("column"),
@@ -292,29 +345,10 @@ def _process_pieces(spec: SheetSpec, pieces: list[_Piece]) -> list[SheetResult]:
         .collect()
     )
 
-    schema = sheet_schema(spec)
-    meta = {
-        "year": _gather(years, pl.Int64()),
-        "unit_code": _gather(units, pl.String()),
-        "source_file": _gather(files, pl.String()),
-        "source_sheet": pl.lit(spec.title),
-        "source_row": pl.col("__row"),
-    }
-    # a sheet's own 年度 column (targets, standards) keeps its value over the ledger year
-    frame = (
-        parsed.lazy()
-        .filter(~pl.col("__i").is_in(bad_idx))
-        .select(
-            "__s",
-            *[pl.col(n) for n in spec.names],
-            *[e.alias(k) for k, e in meta.items() if k not in spec.names],
-        )
-        .select("__s", *schema)
-        .cast(schema)
-        .collect()
-    )
 
-    dup_warnings: dict[int, list[str]] = {}
+def _duplicate_warnings(frame: pl.DataFrame, spec: SheetSpec) -> dict[int, list[str]]:
+    """Per piece: a warning for each key that should be unique and repeats (rows all kept)."""
+    out: dict[int, list[str]] = {}
     for key in spec.unique_keys:
         header = spec.column(key).header
         dup = (
@@ -330,30 +364,10 @@ def _process_pieces(spec: SheetSpec, pieces: list[_Piece]) -> list[SheetResult]:
         )
         for s, n, examples in dup.iter_rows():
             examples = P.mask_ids_in_text("、".join(examples))
-            dup_warnings.setdefault(s, []).append(
+            out.setdefault(s, []).append(
                 f"{spec.title}：{header}有 {n} 个重复值（如 {examples}），各行均保留 / "
                 f"duplicate {key} values kept on every row"
             )
-
-    frames = _split(frame, len(pieces))
-    quarantines = _split(quarantine, len(pieces))
-    out = []
-    for k, p in enumerate(pieces):
-        n, skipped = count_of.get(k, (0, 0))
-        out.append(
-            SheetResult(
-                spec=spec,
-                source_file=p.ctx.source_file,
-                source_sha256=p.ctx.source_sha256,
-                frame=frames[k],
-                quarantine=quarantines[k],
-                rows_read=n - skipped,
-                rows_kept=frames[k].height,
-                rows_quarantined=quarantines[k].height,
-                rows_skipped=p.header_row + skipped,
-                warnings=p.warnings + dup_warnings.get(k, []),
-            )
-        )
     return out
 
 
