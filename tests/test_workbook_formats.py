@@ -16,7 +16,7 @@ import fastexcel
 import polars as pl
 import pytest
 from conftest import missing
-from test_readers import UNIT, YEAR, write_xlsx
+from test_readers import UNIT, YEAR, _sheets, write_xlsx
 
 from bangfu import readers as R
 from bangfu.generate import office
@@ -50,9 +50,12 @@ def saved(tmp_path_factory) -> dict[str, Path]:
     _need_soffice()
     root = tmp_path_factory.mktemp("formats")
     original = write_xlsx(root / "original" / f"{UNIT}.xlsx")
-    out = {"original": original}
+    # every sheet three blank rows down and two columns right: rows as the office suite shows
+    sheets = {name: ([None] * 3 + titles, *rest) for name, (titles, *rest) in _sheets().items()}
+    offset = write_xlsx(root / "original" / "offset.xlsx", sheets, offset_col=2)
+    out = {"original": original, "offset": offset}
     for form in FORMS:
-        (out[form],) = office.convert([original], form, root / form)
+        out[form], out[f"offset.{form}"] = office.convert([original, offset], form, root / form)
     return out
 
 
@@ -78,6 +81,24 @@ def test_saved_by_libreoffice_reads_as_the_original(saved, form, tmp_path):
     # the ID typed as a number lost its digits in every form, and says so
     reasons = got.sheets["payments"].quarantine["reason"].to_list()
     assert any("数字格式存储" in r for r in reasons)
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_rows_numbered_as_the_office_suite_shows_them(saved, form, tmp_path):
+    """Sheets that start below blank rows and right of blank columns: every form numbers the
+    rows from the sheet's row 1, as the original .xlsx does."""
+    plain = _read(_in_landing(saved["original"], tmp_path / "a"), tmp_path / "a")
+    want = _read(_in_landing(saved["offset"], tmp_path / "b"), tmp_path / "b")
+    got = _read(_in_landing(saved[f"offset.{form}"], tmp_path / "c"), tmp_path / "c")
+    pay = want.sheets["payments"]
+    assert pay.frame["source_row"].to_list() == [
+        r + 3 for r in plain.sheets["payments"].frame["source_row"].to_list()
+    ]
+    for key, sheet in want.sheets.items():
+        assert _without_source(got.sheets[key].frame).equals(_without_source(sheet.frame)), key
+        assert _without_source(got.sheets[key].quarantine).equals(
+            _without_source(sheet.quarantine)
+        ), key
 
 
 def test_xlsm_reads_as_xlsx(saved, tmp_path):
