@@ -66,6 +66,7 @@ def _in_landing(src: Path, landing: Path, suffix: str | None = None) -> Path:
     return target
 
 
+@pytest.mark.office
 @pytest.mark.parametrize("form", FORMS)
 def test_saved_by_libreoffice_reads_as_the_original(saved, form, tmp_path):
     want = _read(_in_landing(saved["original"], tmp_path / "a"), tmp_path / "a")
@@ -83,6 +84,7 @@ def test_saved_by_libreoffice_reads_as_the_original(saved, form, tmp_path):
     assert any("数字格式存储" in r for r in reasons)
 
 
+@pytest.mark.office
 @pytest.mark.parametrize("form", FORMS)
 def test_rows_numbered_as_the_office_suite_shows_them(saved, form, tmp_path):
     """Sheets that start below blank rows and right of blank columns: every form numbers the
@@ -101,6 +103,7 @@ def test_rows_numbered_as_the_office_suite_shows_them(saved, form, tmp_path):
         ), key
 
 
+@pytest.mark.office
 def test_xlsm_reads_as_xlsx(saved, tmp_path):
     want = _read(_in_landing(saved["original"], tmp_path / "a"), tmp_path / "a")
     got = _read(_in_landing(saved["original"], tmp_path / "b", ".xlsm"), tmp_path / "b")
@@ -110,6 +113,7 @@ def test_xlsm_reads_as_xlsx(saved, tmp_path):
 
 
 # ====================================================================== hostile and renamed
+@pytest.mark.office
 def test_xls_declaring_more_than_the_limit_is_refused_unread(saved, tmp_path, monkeypatch):
     data = bytearray(saved["xls"].read_bytes())
     at = data.find("Workbook".encode("utf-16-le"))
@@ -133,6 +137,7 @@ def test_xls_declaring_more_than_the_limit_is_refused_unread(saved, tmp_path, mo
     assert opened == []
 
 
+@pytest.mark.office
 def test_ods_inflating_past_the_limit_is_refused_unread(saved, tmp_path, monkeypatch):
     path = _in_landing(saved["ods"], tmp_path)
     declared = sum(i.file_size for i in zipfile.ZipFile(path).infolist())
@@ -143,6 +148,7 @@ def test_ods_inflating_past_the_limit_is_refused_unread(saved, tmp_path, monkeyp
     assert opened == []
 
 
+@pytest.mark.office
 @pytest.mark.parametrize(
     ("source", "suffix", "pattern"),
     [
@@ -282,6 +288,7 @@ def _ingest_landing(landing: Path, data: Path, keys, units: set[str]) -> dict:
     return out
 
 
+@pytest.mark.office
 def test_generated_ledgers_saved_in_each_form_ingest_alike(s_landing, tmp_path):
     """The lake and the warehouse's ingest_log and quarantine of the generator's ledgers equal,
     row for row, those of the same ledgers saved by LibreOffice as .xlsx, .xls and .ods."""
@@ -317,6 +324,8 @@ def test_generated_ledgers_saved_in_each_form_ingest_alike(s_landing, tmp_path):
         assert {p.rsplit(".", 1)[1] for p in got["quarantine_files"]} == {form}
 
 
+@pytest.mark.office
+@pytest.mark.slow
 def test_generator_writes_a_share_of_its_ledgers_in_each_form(tmp_path):
     """`bangfu generate --formats xls=…,ods=…`: those ledgers are LibreOffice's .xls and .ods,
     named so in the truth, and the ingest reads them as the truth says."""

@@ -16,7 +16,7 @@ from pathlib import Path
 
 # LibreOffice's own export filter for each form we write
 FILTERS = {"xls": "xls:MS Excel 97", "ods": "ods:calc8", "xlsx": "xlsx:Calc MS Excel 2007 XML"}
-# files per soffice call: each call starts the suite once (a few seconds), then converts
+# files per soffice call: each call starts the suite once, which costs more than a conversion
 BATCH = 40
 
 
