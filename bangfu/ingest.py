@@ -225,6 +225,8 @@ SMALLEST_TASK_PART = 20
 # Reading an xlsx byte costs about three times a CSV byte (xlsx is zipped XML, inflated and
 # parsed; the measurement is in docs/PERFORMANCE.md).
 XLSX_COST_PER_BYTE = 3
+# the zipped workbook forms weigh as xlsx; an .xls (uncompressed BIFF) and CSV by their bytes
+ZIPPED_FORMS = frozenset({"xlsx", "xlsm", "ods"})
 
 
 @dataclass
@@ -299,7 +301,7 @@ def _task_groups(
     long while another finishes (eight equal tasks left one worker idle for the last 9 % of
     an ingest at M)."""
     costs = [
-        n * (XLSX_COST_PER_BYTE if f.form == "xlsx" else 1)
+        n * (XLSX_COST_PER_BYTE if f.form in ZIPPED_FORMS else 1)
         for f, n in zip(files, sizes, strict=True)
     ]
     left = sum(costs)

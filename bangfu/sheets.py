@@ -14,6 +14,9 @@ Column kinds:
 - ``int``    a whole number → pl.Int64
 - ``enum``   text with every space removed, compared with ``vocab`` by the schema only where
              ``strict_vocab`` is set (otherwise kept as written; the rules decide what it means)
+
+What each kind means to the pipeline (dtype, parsers, quarantine reasons) is one table:
+``bangfu.kinds.KINDS``.
 """
 
 from __future__ import annotations

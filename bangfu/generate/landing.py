@@ -25,6 +25,7 @@ def generate(
     years: Sequence[int] = (2017, 2018, 2019),
     bad_files: bool = False,
     csv_share: float | None = None,
+    workbook_shares: dict[str, float] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, object]:
     """Write a synthetic landing folder with its truth in ``out/truth``; return a short summary.
@@ -34,13 +35,23 @@ def generate(
     records) and one year's ledgers, never the country's three years at once. With
     ``bad_files`` the rejection victims are chosen over every year, so the whole scenario is
     built first. Both give the same files for the same arguments.
+
+    ``workbook_shares`` (e.g. ``{"xls": 0.1, "ods": 0.1}``): share of the workbook ledgers that
+    LibreOffice re-saves in each other form, as an office suite would have saved them; needs
+    LibreOffice (``soffice``). Without it no LibreOffice is needed and the folder is as before.
     """
     out = Path(out)
     share = CSV_SHARE[scale] if csv_share is None else csv_share
     if bad_files:
         scenario = build_scenario(scale, seed, tuple(years))
         paths = write_landing(
-            scenario, out, seed, csv_share=share, bad_files=True, progress=progress
+            scenario,
+            out,
+            seed,
+            csv_share=share,
+            bad_files=True,
+            progress=progress,
+            workbook_shares=workbook_shares,
         )
         return {
             "units": scenario.units.height,
@@ -60,6 +71,7 @@ def generate(
         scale=scale,
         csv_share=share,
         progress=progress,
+        workbook_shares=workbook_shares,
     )
     truth: list[dict] = []
     dropped: set = set()
