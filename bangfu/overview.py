@@ -498,3 +498,24 @@ def below_ranking(rank: pl.DataFrame, parent: str) -> pl.DataFrame:
     return rank.filter(pl.col("parent_code") == parent).sort(
         ["problem_ratio", "sev_高", "unit_code"], descending=[True, True, False]
     )
+
+
+def ranking_problems(units: pl.DataFrame, rank: pl.DataFrame) -> list[str]:
+    """What is wrong with a year's ranking (empty: every unit of units.csv ranked exactly once,
+    ranks 1 … n within each level)."""
+    out = []
+    codes = conform_units(units)["unit_code"]
+    counts = rank.group_by("unit_code").len()
+    out += [
+        f"{r['unit_code']} 排名 {r['len']} 次"
+        for r in counts.filter(pl.col("len") > 1).rows(named=True)
+    ]
+    missing = codes.filter(~codes.is_in(rank["unit_code"])).to_list()
+    out += [f"{c} 未排名" for c in missing]
+    extra = rank.filter(~pl.col("unit_code").is_in(codes))["unit_code"].to_list()
+    out += [f"{c} 不在机构名录中" for c in extra]
+    gaps = rank.group_by("level").agg(
+        (pl.col("rank").sort() == pl.int_range(1, pl.len() + 1)).all().alias("ok")
+    )
+    out += [f"{r['level']}级名次不连续" for r in gaps.filter(~pl.col("ok")).rows(named=True)]
+    return out
