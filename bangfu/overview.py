@@ -98,14 +98,25 @@ def read_findings(wh: Warehouse, years: list[int]) -> pl.DataFrame:
 
 
 def read_metrics(wh: Warehouse, year: int) -> pl.DataFrame:
-    """unit_year_metrics of the year, money as Float64 (the warehouse keeps Numeric)."""
+    """unit_year_metrics of the year, money and rates as Float64 (the warehouse keeps Numeric);
+    typed even when the year has no rows."""
     frame = wh.read(tables.unit_year_metrics, year=year)
+    schema = {c.name: _dtype(c.type) for c in tables.unit_year_metrics.columns}
     if frame.is_empty():
-        return frame
-    return frame.with_columns(
-        [pl.col(c).cast(pl.Float64) for c in frame.columns if c.startswith("paid_")]
-        + [pl.col(c).cast(pl.Float64) for c in frame.columns if c.endswith("_rate")]
-    )
+        return pl.DataFrame(schema=schema)
+    return frame.with_columns([pl.col(c).cast(t) for c, t in schema.items() if c in frame.columns])
+
+
+def _dtype(sql_type) -> pl.DataType:
+    from sqlalchemy import Boolean, Float, Integer, Numeric
+
+    if isinstance(sql_type, Boolean):
+        return pl.Boolean
+    if isinstance(sql_type, Integer):
+        return pl.Int64
+    if isinstance(sql_type, Float | Numeric):
+        return pl.Float64
+    return pl.String
 
 
 def benford_amounts(lake: Lake, year: int) -> pl.DataFrame:
@@ -216,7 +227,10 @@ def benford(units: pl.DataFrame, amounts: pl.DataFrame) -> tuple[pl.DataFrame, p
         u.select("unit_code", "unit_name", "level")
         .join(n, on="unit_code", how="left")
         .with_columns(pl.col("n").fill_null(0))
-        .filter((pl.col("n") >= BENFORD_MIN_N) | pl.col("unit_code").is_in(provinces["unit_code"]))
+        .filter(
+            (pl.col("n") >= BENFORD_MIN_N)
+            | pl.col("unit_code").is_in(provinces["unit_code"].to_list())
+        )
     )
     digits = (
         tested.select("unit_code", "n")
@@ -510,9 +524,9 @@ def ranking_problems(units: pl.DataFrame, rank: pl.DataFrame) -> list[str]:
         f"{r['unit_code']} 排名 {r['len']} 次"
         for r in counts.filter(pl.col("len") > 1).rows(named=True)
     ]
-    missing = codes.filter(~codes.is_in(rank["unit_code"])).to_list()
+    missing = codes.filter(~codes.is_in(rank["unit_code"].to_list())).to_list()
     out += [f"{c} 未排名" for c in missing]
-    extra = rank.filter(~pl.col("unit_code").is_in(codes))["unit_code"].to_list()
+    extra = rank.filter(~pl.col("unit_code").is_in(codes.to_list()))["unit_code"].to_list()
     out += [f"{c} 不在机构名录中" for c in extra]
     gaps = rank.group_by("level").agg(
         (pl.col("rank").sort() == pl.int_range(1, pl.len() + 1)).all().alias("ok")
