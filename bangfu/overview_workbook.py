@@ -362,7 +362,8 @@ def _bar(title: str, y_title: str, percent: bool, *, horizontal: bool = False, n
         chart.y_axis.number_format = "0%"
     chart.x_axis.delete = False  # openpyxl ≥ 3.1 hides axes unless told
     chart.y_axis.delete = False
-    chart.height, chart.width = (max(7.5, 0.55 * n + 3), 20) if horizontal else (9, 18)
+    chart.height, chart.width = (max(7.5, 0.75 * n + 3), 20) if horizontal else (9, 18)
+    chart.gapWidth = 60
     if horizontal:  # first category at the top, as in the table
         chart.x_axis.scaling.orientation = "maxMin"
     chart.legend.position = "b"
