@@ -368,7 +368,7 @@ def test_every_report_has_its_figures(s_run):
             blob = doc.part.related_parts[rid].blob
             img = Image.open(io.BytesIO(blob))
             img.load()
-            assert img.format == "PNG" and img.width >= 500 and img.height >= 150
+            assert img.format == "PNG" and img.width >= 500 and img.height >= 100
             assert len(img.convert("RGB").getcolors(maxcolors=1_000_000) or []) > 10
         # each figure's numbers stand in a table right after its caption
         body = list(doc.element.body.iterchildren())

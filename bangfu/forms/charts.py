@@ -34,7 +34,7 @@ SYSTEM_FAMILIES = (
     "PingFang SC",
     "Heiti SC",
 )
-DPI = 110
+DPI = 96
 SIZE = (6.4, 2.6)  # inches; shown 15 cm wide in the report
 WIDTH_CM = 15
 BAR = "#4472C4"
@@ -93,12 +93,12 @@ def _rc() -> dict:
     }
 
 
-def _layout(ncols: int, *, sharey: bool = False):
+def _layout(ncols: int):
     """This process's figure and axes for a layout of ``ncols`` panels, made once and then
     reused: only the bars and labels of the last figure are removed (matplotlib without pyplot:
     no GUI, no global figure registry). Making the axes and their ticks again for every figure
     cost more than drawing it."""
-    key = (ncols, sharey)
+    key = ncols
     layouts = _state.setdefault("layouts", {})
     if key not in layouts:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -106,7 +106,7 @@ def _layout(ncols: int, *, sharey: bool = False):
 
         fig = Figure(figsize=SIZE, dpi=DPI)
         FigureCanvasAgg(fig)
-        axes = list(fig.subplots(1, ncols, sharey=sharey, squeeze=False)[0])
+        axes = list(fig.subplots(1, ncols, squeeze=False)[0])
         layouts[key] = (fig, axes)
     fig, axes = layouts[key]
     for ax in axes:
@@ -131,13 +131,13 @@ def _wan(x: float) -> str:
     return f"{x / 10000:,.1f}"
 
 
-def _draw(build, ncols: int, *, sharey: bool = False) -> bytes:
+def _draw(build, ncols: int) -> bytes:
     import matplotlib
 
     with matplotlib.rc_context(_rc()), warnings.catch_warnings():
         # without a CJK font every glyph would warn; the module warned once already
         warnings.filterwarnings("ignore", message="Glyph .* missing")
-        fig, axes = _layout(ncols, sharey=sharey)
+        fig, axes = _layout(ncols)
         build(fig, axes)
         return _png(fig)
 
@@ -149,8 +149,8 @@ def _hbars(ax, labels: Sequence[str], values: Sequence[float], fmt, color=BAR) -
     ax.set_ylim(len(labels) - 0.5, -0.5)  # first row at the top, as in the table
     top = max(values, default=0) or 1
     for y, v in zip(pos, values, strict=True):
-        ax.text(v + top * 0.01, y, fmt(v), va="center", fontsize=7)
-    ax.set_xlim(0, top * 1.25)
+        ax.text(v + top * 0.01, y, fmt(y, v), va="center", fontsize=7)
+    ax.set_xlim(0, top * 1.4)
     # the values stand at the bars: no value axis (its ticks cost most of the drawing time)
     ax.set_xticks([])
     ax.spines["bottom"].set_visible(False)
@@ -170,27 +170,23 @@ def findings_figure(groups: Sequence) -> ReportFigure | None:
 
     def build(fig, axes):
         fig.set_size_inches(SIZE[0], height)
-        left, right = axes
-        _hbars(left, titles[:shown], counts[:shown], lambda v: f"{v:.0f}")
-        left.set_title("发现数（条）", fontsize=8, y=1.0)
         _hbars(
-            right,
+            axes[0],
             titles[:shown],
-            [a / 10000 for a in amounts[:shown]],
-            lambda v: f"{v:,.2f}",
-            ACCENT,
+            counts[:shown],
+            lambda i, v: (
+                f"{v:.0f} 条" + (f"，{amounts[i] / 10000:,.2f} 万元" if amounts[i] else "")
+            ),
         )
-        right.set_title("涉及金额（万元）", fontsize=8, y=1.0)
-        fig.subplots_adjust(
-            left=0.3, right=0.97, top=1 - 0.35 / height, bottom=0.3 / height, wspace=0.08
-        )
+        axes[0].set_title("发现数（条）及涉及金额", fontsize=8, y=1.0)
+        fig.subplots_adjust(left=0.32, right=0.97, top=1 - 0.35 / height, bottom=0.2 / height)
 
     rows = [(t, c, f"{a:,.2f}") for t, c, a in zip(titles, counts, amounts, strict=True)]
     return ReportFigure(
         "findings",
         "审计发现按问题类别统计"
         + (f"（图中为前 {MAX_BARS} 类）" if len(groups) > MAX_BARS else ""),
-        _draw(build, 2, sharey=True),
+        _draw(build, 1),
         ("问题", "发现数（条）", "涉及金额（元）"),
         rows,
     )
@@ -254,7 +250,7 @@ def ranking_figure(below: Sequence[dict] | None) -> ReportFigure | None:
     def build(fig, axes):
         fig.set_size_inches(SIZE[0], height)
         ax = axes[0]
-        _hbars(ax, names[:shown], [r * 100 for r in ratios[:shown]], lambda v: f"{v:.2f}%")
+        _hbars(ax, names[:shown], [r * 100 for r in ratios[:shown]], lambda _i, v: f"{v:.2f}%")
         ax.set_title("问题金额占比（%）", fontsize=8, y=1.0)
         fig.subplots_adjust(left=0.25, right=0.97, top=1 - 0.3 / height, bottom=0.25 / height)
 
