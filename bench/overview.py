@@ -7,8 +7,8 @@ the pipeline once): the overview of one year read and computed (``bangfu.overvie
 warehouse findings and metrics, the lake's payments and ledger debits) and written
 (``bangfu.overview_workbook``), then the draft reports of the year's units (all, or the first
 ``--units``) written exactly as the output stage writes them (``bangfu.stages.run_workbooks``,
-reports only, in this process), alternately with and without the figures (the figure functions
-of ``bangfu.forms.charts`` answering None), ``--rounds`` times each after one warm-up unit:
+reports only, in this process), alternately with and without the figures
+(``BANGFU_REPORT_FIGURES`` 1 / 0), ``--rounds`` times each after one warm-up unit:
 the medians, the difference per report and its share of the report stage.
 """
 
@@ -26,6 +26,7 @@ from bench.common import data_dir, emit, ensure_lake, log, run_child, save
 
 def child(scale: str, year: int | None, rounds: int, n_units: int | None) -> None:
     from bangfu import overview, stages
+    from bangfu.envvars import temporary_env
     from bangfu.forms import charts
     from bangfu.lake import Lake
     from bangfu.overview_workbook import write_overview_workbook
@@ -59,29 +60,20 @@ def child(scale: str, year: int | None, rounds: int, n_units: int | None) -> Non
     present = stages.present_units(lake, year)
     keys = [(year, u) for u in (present[:n_units] if n_units else present)]
     settings = AuditSettings()
-    real = (charts.trend_figure, charts.ranking_figure, charts.findings_figure)
-
-    def figures(on: bool) -> None:
-        if on:
-            charts.trend_figure, charts.ranking_figure, charts.findings_figure = real
-        else:
-            charts.trend_figure = charts.ranking_figure = charts.findings_figure = lambda *a, **k: (
-                None
-            )
 
     def reports(on: bool) -> dict:
-        figures(on)
         path = tmp / ("on" if on else "off")
         t = time.perf_counter()
-        res = stages.run_workbooks(
-            lake,
-            wh,
-            settings,
-            keys,
-            units=units,
-            paths={"report": lambda y, u: path / str(y) / f"{u}.docx"},
-            workers=1,
-        )
+        with temporary_env(charts.FIGURES_ENV, "1" if on else "0"):
+            res = stages.run_workbooks(
+                lake,
+                wh,
+                settings,
+                keys,
+                units=units,
+                paths={"report": lambda y, u: path / str(y) / f"{u}.docx"},
+                workers=1,
+            )
         return {"wall_s": time.perf_counter() - t, "writer_s": res.seconds.get("report", 0.0)}
 
     log(f"{scale} {year}: warm-up …")
@@ -99,7 +91,6 @@ def child(scale: str, year: int | None, rounds: int, n_units: int | None) -> Non
         for on in (False, True) if r % 2 == 0 else (True, False):
             log(f"{scale} {year}: {len(keys)} reports, figures {'on' if on else 'off'} …")
             runs[on].append(reports(on))
-    figures(True)
     med = {
         on: {k: statistics.median(x[k] for x in runs[on]) for k in ("wall_s", "writer_s")}
         for on in runs

@@ -415,3 +415,36 @@ def test_cjk_font_comes_from_the_package(tmp_path):
         timeout=300,
     )
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
+def test_figures_can_be_left_out(s_run, tmp_path, monkeypatch):
+    """BANGFU_REPORT_FIGURES=0: the same report without pictures; by default with them."""
+    from docx import Document
+
+    from bangfu import stages
+    from bangfu.lake import Lake
+    from bangfu.settings import AuditSettings
+    from warehouse.store import Warehouse
+
+    lake = Lake(s_run["data"] / "lake")
+    wh = Warehouse(f"sqlite:///{s_run['data'] / 'warehouse.db'}")
+    units = lake.read_single("ref_units")
+    city = units.filter(pl.col("level") == "市")["unit_code"][0]
+    year = max(s_run["summary"].years)
+    shapes = {}
+    for flag in ("1", "0"):
+        monkeypatch.setenv("BANGFU_REPORT_FIGURES", flag)
+        out = tmp_path / flag
+        stages.run_workbooks(
+            lake,
+            wh,
+            AuditSettings(),
+            [(year, city)],
+            units=units,
+            paths={"report": lambda y, u, out=out: out / f"{u}.docx"},
+            workers=1,
+        )
+        doc = Document(out / f"{city}.docx")
+        shapes[flag] = len(doc.inline_shapes)
+    wh.dispose()
+    assert shapes == {"1": 3, "0": 0}

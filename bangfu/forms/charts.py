@@ -14,6 +14,7 @@ figure is drawn only where its data exist.
 from __future__ import annotations
 
 import io
+import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,7 +42,15 @@ BAR = "#4472C4"
 ACCENT = "#C0504D"
 MAX_BARS = 15  # a figure shows at most this many bars; its table lists every row
 
+# "0" leaves the figures out of the reports (their tables of numbers too): they cost tens of
+# milliseconds a report, which a national run may rather spend elsewhere
+FIGURES_ENV = "BANGFU_REPORT_FIGURES"
+
 _state: dict = {}
+
+
+def figures_wanted() -> bool:
+    return os.environ.get(FIGURES_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 @dataclass

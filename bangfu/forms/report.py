@@ -216,12 +216,15 @@ def write_unit_report(
     settings: AuditSettings | None = None,
     prepared: tuple | None = None,
     below_ranking: list[dict] | None = None,
-    figures: bool = True,
+    figures: bool | None = None,
 ) -> dict:
     """Write the draft report (.docx) atomically; ``sample_size`` and ``seed`` are accepted for a
     signature shared with ``write_unit_workbook`` and not used; ``prepared`` as there.
     ``below_ranking``: a city's or province's units below it, ranked (bangfu.overview); with
-    ``figures`` the report carries the figures of bangfu.forms.charts."""
+    ``figures`` (default: unless BANGFU_REPORT_FIGURES=0) the report carries the figures of
+    bangfu.forms.charts."""
+    if figures is None:
+        figures = charts.figures_wanted()
     auditor = dict(auditor or {})
     ctx, groups = prepared or build_context(
         year=year,
