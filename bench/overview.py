@@ -24,7 +24,9 @@ from pathlib import Path
 from bench.common import data_dir, emit, ensure_lake, log, run_child, save
 
 
-def child(scale: str, year: int | None, rounds: int, n_units: int | None) -> None:
+def child(
+    scale: str, year: int | None, rounds: int, n_units: int | None, data: Path | None = None
+) -> None:
     from bangfu import overview, stages
     from bangfu.envvars import temporary_env
     from bangfu.forms import charts
@@ -33,7 +35,7 @@ def child(scale: str, year: int | None, rounds: int, n_units: int | None) -> Non
     from bangfu.settings import AuditSettings
     from warehouse.store import Warehouse, default_url
 
-    data = data_dir(scale)
+    data = data or data_dir(scale)
     lake = Lake(data / "lake")
     wh = Warehouse(default_url(data))
     units = lake.read_single("ref_units")
@@ -142,6 +144,25 @@ def table(res: dict) -> str:
     )
 
 
+def measure(
+    scale: str,
+    year: int | None = None,
+    rounds: int = 2,
+    units: int | None = None,
+    data: Path | None = None,
+) -> dict:
+    """Fill the scale's lake once (unless ``data`` names another run's data folder, e.g.
+    bench.national's), then measure in a fresh process (see the module)."""
+    if data is None:
+        ensure_lake(scale)
+    args = ["--child", "--scale", scale, "--rounds", str(rounds)]
+    args += ["--data", str(data)] if data else []
+    args += ["--year", str(year)] if year else []
+    args += ["--units", str(units)] if units else []
+    r = run_child("bench.overview", args)
+    return {**r["result"], "peak_rss_mb": r["peak_rss_mb"]}
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(
         prog="python -m bench.overview", description=__doc__.split("\n")[0]
@@ -150,17 +171,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--year", type=int)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--units", type=int, help="only the year's first N present units' reports")
+    ap.add_argument("--data", type=Path, help="another run's data folder (default: the scale's)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.child:
-        child(a.scale, a.year, a.rounds, a.units)
+        child(a.scale, a.year, a.rounds, a.units, a.data)
         return
-    ensure_lake(a.scale)
-    args = ["--child", "--scale", a.scale, "--rounds", str(a.rounds)]
-    args += ["--year", str(a.year)] if a.year else []
-    args += ["--units", str(a.units)] if a.units else []
-    r = run_child("bench.overview", args)
-    res = {**r["result"], "peak_rss_mb": r["peak_rss_mb"]}
+    res = measure(a.scale, a.year, a.rounds, a.units, a.data)
     save(res, a.scale, "overview")
     print(table(res))
 
