@@ -166,6 +166,7 @@ def test_benford_mad_agrees_with_lake(s_run):
         assert got[unit]["超出期望最多的前五个首两位数字（超出百分点）"].startswith(f"{top}（")
 
 
+@pytest.mark.office
 def test_overview_charts_render_in_libreoffice(s_run, tmp_path):
     """The workbook holds native chart parts, and LibreOffice draws them: each chart's title is
     text of the PDF it makes (the titles appear in no cell)."""
