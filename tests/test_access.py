@@ -23,7 +23,9 @@ FAILS under CI=true.
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
+import io
 import json
 import os
 import shutil
@@ -542,12 +544,11 @@ def strings(value) -> list[str]:
     return []
 
 
-def walk_ui(site, role: str = "auditors") -> dict[str, int | list]:
+def walk_ui(query) -> dict[str, int | list]:
     """Every asset's materialisations with their metadata and every run's whole event log,
-    through the UI's GraphQL API; the strings found in them, and how much was read."""
-    assets = graphql(
-        site,
-        role,
+    through the UI's GraphQL API (``query(text, variables)``); the strings found in them, and
+    how much was read."""
+    assets = query(
         f"""{{ assetNodes {{ assetKey {{ path }} description metadataEntries {{ {META_ENTRY} }}
                assetMaterializations(limit: 10000) {{ partition runId
                  metadataEntries {{ {META_ENTRY} }} }} }} }}""",
@@ -557,9 +558,7 @@ def walk_ui(site, role: str = "auditors") -> dict[str, int | list]:
     texts = strings(nodes)
     n_materialisations = sum(len(n["assetMaterializations"]) for n in nodes)
     assert max(len(n["assetMaterializations"]) for n in nodes) < 10000  # none cut off
-    runs = graphql(
-        site,
-        role,
+    runs = query(
         "{ runsOrError { ... on Runs { results { runId jobName tags { key value } } } } }",
     )
     n_events = 0
@@ -567,9 +566,7 @@ def walk_ui(site, role: str = "auditors") -> dict[str, int | list]:
         texts += strings(run)
         cursor = None
         while True:
-            got = graphql(
-                site,
-                role,
+            got = query(
                 f"""query($id: ID!, $c: String) {{ logsForRun(runId: $id, afterCursor: $c,
                     limit: 2000) {{ __typename ... on EventConnection {{ cursor hasMore
                     events {{ {EVENT} }} }} ... on PythonError {{ message }} }} }}""",
@@ -605,7 +602,7 @@ def assert_nothing_personal(walked: dict, who: dict[str, set[str]]) -> None:
 
 
 def test_nothing_personal_through_the_ui_after_the_demo_run(site):
-    walked = walk_ui(site)
+    walked = walk_ui(lambda text, variables=None: graphql(site, "auditors", text, variables))
     assert walked["runs"] >= 4 and walked["events"] > 100 and walked["materialisations"] > 50
     assert any(t == "findings" for t in walked["texts"])  # metadata labels were read
     assert_nothing_personal(walked, people(site["s_run"]["data"]))
@@ -616,3 +613,51 @@ def test_nothing_personal_through_the_ui_after_the_demo_run(site):
 def test_operators_ui_carries_them_out(site, what, mutation, variables, ok):
     typename, errors = _outcome(graphql(site, "operators", mutation, variables(_states(site))))
     assert (typename, errors) == (ok or "bool", ""), what
+
+
+# ====================================================================== the bad-file corpus
+def post_graphql(port: int, query: str, variables: dict | None = None) -> dict:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    try:
+        body = json.dumps({"query": query, "variables": variables or {}})
+        conn.request("POST", "/graphql", body=body, headers={"Content-Type": "application/json"})
+        return json.loads(conn.getresponse().read())
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="module")
+def bad_ui(tmp_path_factory):
+    """`bangfu run` over tests/badfiles.py's corpus (Dagster home inside the data folder, as
+    `make demo` has it), then `make ui` over it."""
+    import badfiles as B
+
+    from bangfu.cli import main
+
+    root = tmp_path_factory.mktemp("access_bad")
+    corpus = B.build_corpus(B.generate_base(root / "landing"), root / "outside")
+    data = root / "data"
+    out = io.StringIO()
+    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(out):
+        mp.delenv("DAGSTER_HOME", raising=False)
+        mp.delenv("BANGFU_WAREHOUSE_URL", raising=False)
+        code = main(["run", "--landing", str(corpus.landing), "--data", str(data)])
+    assert code == 1, out.getvalue()[-3000:]  # the bad files fail, everything else completes
+    assert "✗" in out.getvalue()
+    port = free_port()
+    proc = make_ui(data, port, ui_env(data, corpus.landing), root / "ui.log")
+    try:
+        wait_until(lambda: http_ok(port, "/server_info"), proc, root / "ui.log", "make ui")
+        yield {"port": port, "data": data, "corpus": corpus}
+    finally:
+        stop(proc)
+
+
+def test_nothing_personal_through_the_ui_after_the_bad_file_corpus(bad_ui):
+    walked = walk_ui(lambda text, variables=None: post_graphql(bad_ui["port"], text, variables))
+    assert walked["runs"] >= 4 and walked["events"] > 100 and walked["materialisations"] > 50
+    # the walk read what the run said about the bad files: every rejected file is named
+    rejected = {p.path for p in bad_ui["corpus"].planted if p.outcome == "rejected"}
+    named = {path for path in rejected if any(path in t for t in walked["texts"])}
+    assert rejected and named == rejected, sorted(rejected - named)
+    assert_nothing_personal(walked, people(bad_ui["data"]))
