@@ -287,6 +287,22 @@ def test_password_required(site, path, role):
     assert status == 200 and "<title" in page and "Dagster" in page
 
 
+def test_password_file_is_read_per_request(site):
+    """Adding or removing a person is an edit of the file, no reload (docs/DEPLOY.md)."""
+    path = site["root"] / "auditors.htpasswd"
+    before = path.read_text()
+    user, password = "xinren", "N3w-auditor_k2"
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    head = {"Authorization": f"Basic {token}"}
+    assert request(site, "/", headers=head)[0] == 401
+    try:
+        path.write_text(before + password_line(user, password))
+        assert request(site, "/", headers=head)[0] == 200
+    finally:
+        path.write_text(before)
+    assert request(site, "/", headers=head)[0] == 401
+
+
 def test_operators_ui_served_under_its_prefix(site):
     status, headers, _ = request(site, "/ops", role="operators")
     assert status == 301 and headers["Location"].endswith("/ops/")
