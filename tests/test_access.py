@@ -116,12 +116,15 @@ def ui_env(data: Path, landing: Path) -> dict[str, str]:
     return env
 
 
-def make_ui(data: Path, port: int, env: dict[str, str], log: Path) -> subprocess.Popen:
-    """`make ui`, exactly the recipe of the Makefile (the environment is already synced)."""
+def make_ui(
+    data: Path, port: int, env: dict[str, str], log: Path, target: str = "ui"
+) -> subprocess.Popen:
+    """`make ui` (or another target), exactly the Makefile's recipe (the environment is already
+    synced)."""
     make = shutil.which("make")
     if make is None:
         missing("make is missing (apt-get install -y make)")
-    argv = [make, "-s", "-o", ".venv/.synced", "ui", f"DATA={data}", f"UI_PORT={port}"]
+    argv = [make, "-s", "-o", ".venv/.synced", target, f"DATA={data}", f"UI_PORT={port}"]
     return start(argv, log, env)
 
 
@@ -285,6 +288,9 @@ def test_password_required(site, path, role):
     assert request(site, path, role=other)[0] == 401  # one password file per role
     status, _, page = request(site, path, role=role)
     assert status == 200 and "<title" in page and "Dagster" in page
+    # who saw what: the access log names the user of every request
+    log = (site["root"] / "bangfu-access.log").read_text()
+    assert f" {USERS[role][0]} [" in log and f'"GET {path} HTTP/1.1" 200' in log
 
 
 def test_password_file_is_read_per_request(site):
@@ -339,10 +345,12 @@ def test_graphql_subscription_upgrades_through_the_proxy(site):
 
 # ====================================================================== what each role may do
 def _states(site) -> dict:
+    return _states_by(lambda text, variables=None: graphql(site, "auditors", text, variables))
+
+
+def _states_by(query) -> dict:
     """Instigator ids of the schedule and the sensor, as the UI's stop buttons send them."""
-    got = graphql(
-        site,
-        "auditors",
+    got = query(
         """query($r: RepositorySelector!) {
           schedulesOrError(repositorySelector: $r) {
             ... on Schedules { results { name scheduleState { id selectorId status } } } }
@@ -677,3 +685,42 @@ def test_nothing_personal_through_the_ui_after_the_bad_file_corpus(bad_ui):
     named = {path for path in rejected if any(path in t for t in walked["texts"])}
     assert rejected and named == rejected, sorted(rejected - named)
     assert_nothing_personal(walked, people(bad_ui["data"]))
+
+
+def test_make_ui_operator_runs_a_job(bad_ui, tmp_path):
+    """`make ui-operator` (the operators' UI on a workstation, with the daemon): a launch from
+    its GraphQL API runs to success, and the schedule switches on and off. After the walk above,
+    over the same data."""
+    port = free_port()
+    data, landing = bad_ui["data"], bad_ui["corpus"].landing
+    proc = make_ui(data, port, ui_env(data, landing), tmp_path / "dev.log", "ui-operator")
+    try:
+        wait_until(
+            lambda: http_ok(port, "/server_info"), proc, tmp_path / "dev.log", "make ui-operator"
+        )
+
+        def query(text, variables=None):
+            return post_graphql(port, text, variables)
+
+        launch = MUTATIONS[0]
+        typename, errors = _outcome(query(launch[1], launch[2]({})))
+        assert (typename, errors) == ("LaunchRunSuccess", "")
+        got = query("{ runsOrError { ... on Runs { results { runId tags { key value } } } } }")
+        run_id = next(
+            r["runId"] for r in got["data"]["runsOrError"]["results"] if TEST_TAG in r["tags"]
+        )
+        status, deadline = None, time.monotonic() + 300
+        while status not in ("SUCCESS", "FAILURE", "CANCELED") and time.monotonic() < deadline:
+            time.sleep(2)
+            run = query(
+                "query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }",
+                {"id": run_id},
+            )
+            status = run["data"]["runOrError"]["status"]
+        assert status == "SUCCESS", (status, (tmp_path / "dev.log").read_text()[-3000:])
+        for what in ("start the schedule", "stop the schedule"):
+            _, mutation, variables, ok = next(m for m in MUTATIONS if m[0] == what)
+            states = _states_by(query)
+            assert _outcome(query(mutation, variables(states))) == (ok, ""), what
+    finally:
+        stop(proc)
