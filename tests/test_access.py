@@ -553,6 +553,7 @@ EVENT = f"""__typename
   ... on MaterializationEvent {{ partition tags {{ key value }} }}
   ... on ObservationEvent {{ partition tags {{ key value }} }}
   ... on ErrorEvent {{ error {{ {ERROR} }} }}
+  ... on LogsCapturedEvent {{ fileKey stepKeys }}
   ... on AssetCheckEvaluationEvent {{ evaluation {{ checkName description partition
         metadataEntries {{ {META_ENTRY} }} }} }}"""
 
@@ -569,8 +570,8 @@ def strings(value) -> list[str]:
 
 
 def walk_ui(query) -> dict[str, int | list]:
-    """Every asset's materialisations with their metadata and every run's whole event log,
-    through the UI's GraphQL API (``query(text, variables)``); the strings found in them, and
+    """Every asset's materialisations with their metadata, every run's whole event log and its
+    steps' captured output, through the UI's GraphQL API (``query(text, variables)``); the strings found in them, and
     how much was read."""
     assets = query(
         f"""{{ assetNodes {{ assetKey {{ path }} description metadataEntries {{ {META_ENTRY} }}
@@ -585,10 +586,10 @@ def walk_ui(query) -> dict[str, int | list]:
     runs = query(
         "{ runsOrError { ... on Runs { results { runId jobName tags { key value } } } } }",
     )
-    n_events = 0
+    n_events = n_captured = 0
     for run in runs["data"]["runsOrError"]["results"]:
         texts += strings(run)
-        cursor = None
+        cursor, file_keys = None, set()
         while True:
             got = query(
                 f"""query($id: ID!, $c: String) {{ logsForRun(runId: $id, afterCursor: $c,
@@ -601,14 +602,25 @@ def walk_ui(query) -> dict[str, int | list]:
             assert conn["__typename"] == "EventConnection", conn
             n_events += len(conn["events"])
             texts += strings(conn["events"])
+            file_keys |= {e["fileKey"] for e in conn["events"] if e.get("fileKey")}
             if not conn["hasMore"]:
                 break
             cursor = conn["cursor"]
+        # the steps' captured stdout and stderr (the UI's raw compute log view)
+        for file_key in sorted(file_keys):
+            got = query(
+                """query($k: [String!]!) { capturedLogs(logKey: $k) { stdout stderr } }""",
+                {"k": [run["runId"], "compute_logs", file_key]},
+            )
+            assert not got.get("errors"), got["errors"][:2]
+            n_captured += len(got["data"]["capturedLogs"]["stderr"] or "")
+            texts += strings(got["data"]["capturedLogs"])
     return {
         "texts": texts,
         "materialisations": n_materialisations,
         "runs": len(runs["data"]["runsOrError"]["results"]),
         "events": n_events,
+        "captured": n_captured,
     }
 
 
@@ -628,6 +640,7 @@ def assert_nothing_personal(walked: dict, who: dict[str, set[str]]) -> None:
 def test_nothing_personal_through_the_ui_after_the_demo_run(site):
     walked = walk_ui(lambda text, variables=None: graphql(site, "auditors", text, variables))
     assert walked["runs"] >= 4 and walked["events"] > 100 and walked["materialisations"] > 50
+    assert walked["captured"] > 1000  # the steps' stderr (Dagster's log lines) was read
     assert any(t == "findings" for t in walked["texts"])  # metadata labels were read
     assert_nothing_personal(walked, people(site["s_run"]["data"]))
 
