@@ -356,24 +356,16 @@ def _states_by(query) -> dict:
             ... on Schedules { results { name scheduleState { id selectorId status } } } }
           sensorsOrError(repositorySelector: $r) {
             ... on Sensors { results { name sensorState { id selectorId status } } } } }""",
-        {"r": {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY}},
+        {"r": REPO},
     )["data"]
     schedule = {s["name"]: s["scheduleState"] for s in got["schedulesOrError"]["results"]}
     sensor = {s["name"]: s["sensorState"] for s in got["sensorsOrError"]["results"]}
     return {"schedule": schedule["nightly_schedule"], "sensor": sensor["landing_sensor"]}
 
 
-SCHEDULE = {
-    "repositoryLocationName": LOCATION,
-    "repositoryName": REPOSITORY,
-    "scheduleName": "nightly_schedule",
-}
-SENSOR = {
-    "repositoryLocationName": LOCATION,
-    "repositoryName": REPOSITORY,
-    "sensorName": "landing_sensor",
-}
 REPO = {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY}
+SCHEDULE = {**REPO, "scheduleName": "nightly_schedule"}
+SENSOR = {**REPO, "sensorName": "landing_sensor"}
 TEST_TAG = {"key": "test", "value": "access"}
 RESULT = "__typename ... on UnauthorizedError { message } ... on PythonError { message }"
 
