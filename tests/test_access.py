@@ -16,8 +16,8 @@ one password file per role. Then:
   webserver's GraphQL API, hold no whole ID number, mobile number or name of the ledgers'
   people, after the scale-S run and after a run over the bad-file corpus (tests/badfiles.py).
 
-Needs nginx and openssl (.ci/run installs them): without them the test skips outside CI and
-FAILS under CI=true.
+Needs nginx (scripts/system-deps.sh installs it), openssl and make: without them the test skips
+outside CI and FAILS under CI=true.
 """
 
 from __future__ import annotations
