@@ -288,9 +288,16 @@ def test_password_required(site, path, role):
     assert request(site, path, role=other)[0] == 401  # one password file per role
     status, _, page = request(site, path, role=role)
     assert status == 200 and "<title" in page and "Dagster" in page
-    # who saw what: the access log names the user of every request
-    log = (site["root"] / "bangfu-access.log").read_text()
-    assert f" {USERS[role][0]} [" in log and f'"GET {path} HTTP/1.1" 200' in log
+    # who saw what: the access log names the user of every request (nginx writes the line
+    # once the response is out, so it may come a moment after the page)
+    user, deadline = USERS[role][0], time.monotonic() + 10
+    while True:
+        lines = (site["root"] / "bangfu-access.log").read_text().splitlines()
+        ok = [ln for ln in lines if f" {user} [" in ln and f'"GET {path} HTTP/1.1" 200' in ln]
+        if ok or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert ok, lines[-5:]
 
 
 def test_password_file_is_read_per_request(site):
