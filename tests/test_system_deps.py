@@ -60,7 +60,7 @@ def apt_calls(tmp_path: Path) -> list[str]:
 
 def test_root_installs_what_is_missing_with_one_update(tmp_path):
     env = fake_system(
-        tmp_path, uid=0, dpkg_installed=["fonts-noto-cjk"], programs=["chromium", "htpasswd"]
+        tmp_path, uid=0, dpkg_installed=["fonts-noto-cjk"], programs=["chromium", "openssl"]
     )
     result = run(env)
     assert result.returncode == 0, result.stderr
