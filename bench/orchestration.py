@@ -111,10 +111,14 @@ def child(landing: Path) -> None:
         out["import_dagster_s"] + out["import_definitions_s"] + out["build_defs_s"], 3
     )
 
-    from assets.partitions import unit_year_partitions, units_partitions, years_partitions
+    from assets.partitions import (
+        contiguous_blocks,
+        unit_year_partitions,
+        units_partitions,
+        years_partitions,
+    )
     from bangfu import readers
     from pipelines.automation import decode_cursor, encode_cursor, landing_sensor, ranged_requests
-    from pipelines.runner import contiguous_blocks
     from resources import LandingResource
 
     units = readers.read_units(landing / "reference" / "units.csv")["unit_code"].to_list()

@@ -17,7 +17,7 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
-from assets.partitions import multi_key, units_partitions, years_partitions
+from assets.partitions import contiguous_blocks, multi_key, units_partitions, years_partitions
 from bangfu import readers
 from bangfu.landing_watch import Fingerprint, LandingChanges, diff, fingerprint, partition_of
 from pipelines.jobs import reference_job, unit_stage_job
@@ -45,8 +45,6 @@ def ranged_requests(
     keys: set[tuple[int, str]], unit_order: list[str], *, run_key_prefix: str
 ) -> list[dg.RunRequest]:
     """One ranged run per year and contiguous block of units (in the partitions' order)."""
-    from pipelines.runner import contiguous_blocks
-
     requests = []
     by_year: dict[int, list[str]] = {}
     for y, u in keys:
