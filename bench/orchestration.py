@@ -119,7 +119,7 @@ def child(landing: Path) -> None:
     )
     from bangfu import readers
     from pipelines.automation import decode_cursor, encode_cursor, landing_sensor, ranged_requests
-    from resources import LandingResource
+    from resources import DataResource, LandingResource, WarehouseResource
 
     units = readers.read_units(landing / "reference" / "units.csv")["unit_code"].to_list()
     years = sorted(p.name for p in (landing / "ledgers").iterdir() if p.name.isdigit())
@@ -131,7 +131,13 @@ def child(landing: Path) -> None:
     res = LandingResource(path=str(landing))
 
     def tick(cursor):
-        ctx = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"landing": res})
+        empty = str(landing.parent / "bench-sensor-data")  # nothing ingested yet
+        resources = {
+            "landing": res,
+            "data": DataResource(path=empty),
+            "warehouse": WarehouseResource(data_path=empty),
+        }
+        ctx = dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources)
         t0 = time.perf_counter()
         r = landing_sensor(ctx)
         return time.perf_counter() - t0, r

@@ -7,9 +7,12 @@ the affected partitions and their dependants are re-materialised.
 
 import hashlib
 import json
+import os
 import zlib
 from base64 import b64decode, b64encode
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import dagster as dg
 from dagster._core.storage.tags import (
@@ -19,9 +22,10 @@ from dagster._core.storage.tags import (
 
 from assets.partitions import contiguous_blocks, multi_key, units_partitions, years_partitions
 from bangfu import readers
+from bangfu.lake import Lake
 from bangfu.landing_watch import Fingerprint, LandingChanges, diff, fingerprint, partition_of
 from pipelines.jobs import reference_job, unit_stage_job
-from resources import LandingResource, WarehouseResource
+from resources import DataResource, LandingResource, WarehouseResource
 from warehouse import tables
 
 UNIT_STAGE_JOB = "unit_stage_job"
@@ -87,16 +91,50 @@ def _partition_requests(context, landing_root, changes: LandingChanges, known_un
     return adds, unit_order
 
 
+def first_tick_baseline(landing_root: Path, after: Fingerprint, wh, lake: Lake) -> Fingerprint:
+    """What a sensor without a cursor takes as already read: the ledger files of partitions
+    whose hashes ingest_log holds, and the reference files when the lake's copy of units.csv
+    was written after every one of them. A sensor started over an ingested landing folder
+    (a new Dagster instance, a reset cursor) then requests only what changed, not everything."""
+    _candidates, stale = stale_against_ingest_log(after, wh)
+    ref_copy = lake.single_path("ref_units")
+    ref_read_ns = ref_copy.stat().st_mtime_ns if ref_copy.exists() else -1
+    refs = [rel for rel in after if rel.startswith("reference/")]
+    refs_read = bool(refs) and all(after[rel][1] <= ref_read_ns for rel in refs)
+    out = {}
+    for rel, entry in after.items():
+        key = partition_of(rel)
+        if (key is not None and not stale(key)) or (refs_read and rel.startswith("reference/")):
+            out[rel] = entry
+    return out
+
+
+# Seconds between ticks of both sensors (tests and demos set a small value).
+SENSOR_INTERVAL_ENV = "BANGFU_SENSOR_INTERVAL"
+
+
+def sensor_interval(default: int) -> int:
+    return int(os.environ.get(SENSOR_INTERVAL_ENV) or default)
+
+
 @dg.sensor(
     jobs=[reference_job, unit_stage_job],
-    minimum_interval_seconds=60,
+    minimum_interval_seconds=sensor_interval(60),
+    default_status=dg.DefaultSensorStatus.RUNNING,
     description="落地目录传感器：按内容哈希发现新到或变更的台账文件，登记新单位和新年度，"
     "只为受影响的（年度，单位）分区发起运行。 Notices new or changed ledger files by content"
     " hash and requests runs for exactly the affected partitions.",
 )
-def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingResource):
+def landing_sensor(
+    context: dg.SensorEvaluationContext,
+    landing: LandingResource,
+    data: DataResource,
+    warehouse: WarehouseResource,
+):
     before = decode_cursor(context.cursor)
     after = fingerprint(landing.root, before)
+    if not context.cursor:
+        before = first_tick_baseline(landing.root, after, warehouse.get(), data.lake)
     changes = diff(before, after)
     if changes.empty:
         skip = dg.SkipReason("落地目录无变化 / nothing changed")
@@ -140,7 +178,27 @@ def nightly_schedule(
     warehouse: WarehouseResource,
 ):
     fp = fingerprint(landing.root)
-    wh = warehouse.get()
+    candidates, stale = stale_against_ingest_log(fp, warehouse.get())
+    known_units = context.instance.get_dynamic_partitions(units_partitions.name)
+    known = {
+        (int(y), u)
+        for y in context.instance.get_dynamic_partitions(years_partitions.name)
+        for u in known_units
+    }
+    changed = {k for k in candidates if k in known and stale(k)}
+    if not changed:
+        return dg.SkipReason("所有台账均已入湖且未变化 / every ledger is up to date")
+    return ranged_requests(
+        changed, known_units, run_key_prefix=f"nightly:{context.scheduled_execution_time:%Y%m%d}"
+    )
+
+
+def stale_against_ingest_log(
+    fp: Fingerprint, wh
+) -> tuple[set[tuple[int, str]], Callable[[tuple[int, str]], bool]]:
+    """The partitions with ledger files or ingest_log rows, and a test of whether a partition's
+    ledger files differ from what ``ingest_log`` recorded (or it was ingested once and its
+    ledger is gone)."""
     log = wh.read(tables.ingest_log)
     ingested: dict[tuple[int, str], set[str]] = {}
     for r in log.iter_rows(named=True) if not log.is_empty() else []:
@@ -170,18 +228,7 @@ def nightly_schedule(
             return newest[key] > rejected_at[key].timestamp() * 1e9
         return True
 
-    known_units = context.instance.get_dynamic_partitions(units_partitions.name)
-    known = {
-        (int(y), u)
-        for y in context.instance.get_dynamic_partitions(years_partitions.name)
-        for u in known_units
-    }
-    changed = {k for k in set(current) | set(ingested) if k in known and stale(k)}
-    if not changed:
-        return dg.SkipReason("所有台账均已入湖且未变化 / every ledger is up to date")
-    return ranged_requests(
-        changed, known_units, run_key_prefix=f"nightly:{context.scheduled_execution_time:%Y%m%d}"
-    )
+    return set(current) | set(ingested), stale
 
 
 _FAR_FUTURE = datetime.max.replace(tzinfo=UTC)
@@ -192,3 +239,18 @@ def _as_utc(value) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+# Dagster evaluates automation conditions only in an automation sensor; the one it adds by itself
+# (default_automation_condition_sensor) is stopped until someone turns it on in the UI. This one
+# runs as soon as the daemon does: the year stage follows the unit stage's runs, and the
+# workbooks follow the year stage's report of which outputs changed (unit_audit_inputs).
+automation_sensor = dg.AutomationConditionSensorDefinition(
+    "bangfu_automation",
+    target=dg.AssetSelection.all(),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=sensor_interval(30),
+    description="自动化条件：单位阶段之后重算年度汇总，再只重写输入已变化的工作簿与报告。"
+    " Evaluates the assets' automation conditions: the year stage after the unit stage, then"
+    " only the workbooks whose inputs changed.",
+)

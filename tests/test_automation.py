@@ -23,7 +23,7 @@ from dagster._core.storage.tags import (
 from assets.partitions import split_keys, unit_year_partitions, units_partitions, years_partitions
 from bangfu.landing_watch import fingerprint, partition_of
 from pipelines.automation import encode_cursor, landing_sensor, nightly_schedule
-from resources import LandingResource, WarehouseResource
+from resources import DataResource, LandingResource, WarehouseResource
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 
@@ -42,8 +42,15 @@ def ledger_partitions(landing: Path) -> set[tuple[int, str]]:
 
 def tick(instance: dg.DagsterInstance, landing: Path, cursor: str | None):
     """One sensor evaluation; dynamic-partition requests applied like the daemon does."""
+    data = str(landing.parent / "data")  # nothing ingested: the first tick requests everything
     ctx = dg.build_sensor_context(
-        instance=instance, cursor=cursor, resources={"landing": LandingResource(path=str(landing))}
+        instance=instance,
+        cursor=cursor,
+        resources={
+            "landing": LandingResource(path=str(landing)),
+            "data": DataResource(path=data),
+            "warehouse": WarehouseResource(data_path=data),
+        },
     )
     result = landing_sensor(ctx)
     if isinstance(result, dg.SensorResult):
