@@ -69,7 +69,9 @@ def ranged_requests(
     return requests
 
 
-def _partition_requests(context, landing_root, changes: LandingChanges, known_units, known_years):
+def _partition_requests(
+    context, landing_root, changes: LandingChanges, known_units, known_years, all_partitions=()
+):
     """Dynamic-partition additions for new units (from units.csv) and new years."""
     adds = []
     unit_order = list(known_units)
@@ -85,7 +87,9 @@ def _partition_requests(context, landing_root, changes: LandingChanges, known_un
         if new_units:
             adds.append(units_partitions.build_add_request(new_units))
             unit_order += new_units
-    new_years = sorted({str(y) for y, _ in changes.partitions} - set(known_years))
+    # a first tick registers every year present, not only the years of what changed
+    present = {y for y, _ in changes.partitions} | {y for y, _ in all_partitions}
+    new_years = sorted({str(y) for y in present} - set(known_years))
     if new_years:
         adds.append(years_partitions.build_add_request(new_years))
     return adds, unit_order
@@ -144,7 +148,10 @@ def landing_sensor(
         return dg.SensorResult(skip_reason=skip, cursor=encode_cursor(after))
     known_units = context.instance.get_dynamic_partitions(units_partitions.name)
     known_years = context.instance.get_dynamic_partitions(years_partitions.name)
-    adds, unit_order = _partition_requests(context, landing.root, changes, known_units, known_years)
+    first = {k for rel in after if (k := partition_of(rel))} if not context.cursor else set()
+    adds, unit_order = _partition_requests(
+        context, landing.root, changes, known_units, known_years, first
+    )
     valid_units = set(unit_order)
     keys = {k for k in changes.partitions | changes.removed if k[1] in valid_units}
     # Run keys must be stable across processes (hash() of a str is salted per process): the
