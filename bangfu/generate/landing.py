@@ -11,7 +11,7 @@ from bangfu.generate.model import PLANTED_SCHEMA, build_scenario, build_world
 from bangfu.generate.writer import LandingWriter, write_landing
 
 # Scale L writes most units in the CSV form: xlsx writing is per cell and ten times slower.
-CSV_SHARE = {"S": 0.25, "M": 0.25, "L": 0.9}
+CSV_SHARE = {"S": 0.25, "S12": 0.25, "M": 0.25, "L": 0.9}
 
 
 def generate(
