@@ -10,6 +10,9 @@ from resources import DataResource, LandingResource, WarehouseResource
 from warehouse import tables
 from warehouse.store import Replacement
 
+# lake dataset where `bangfu run` records the reference files it last had read
+REFERENCE_STATE_DATASET = "ref_state"
+
 
 @dg.asset(
     group_name="ingest",
@@ -22,6 +25,9 @@ from warehouse.store import Replacement
 def reference_units(
     context: dg.AssetExecutionContext, landing: LandingResource, data: DataResource
 ) -> dg.MaterializeResult:
+    # bangfu run's record of what it last read: void once this runs (it records it again)
+    state = data.lake.single_path(REFERENCE_STATE_DATASET)
+    state.unlink(missing_ok=True)
     # A units.csv that is not a tree raises ReferenceDataError here: the run stops before
     # any ledger is read, with the message naming what is wrong.
     units = readers.read_units(landing.root / "reference" / "units.csv", landing=landing.root)

@@ -21,6 +21,7 @@ Memory is bounded per stage, never by the number of units of the run:
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
@@ -44,6 +45,7 @@ Keys = Sequence[tuple[int, str]]
 Progress = Callable[[int, int], None]  # (done, total)
 
 DEFAULT_CHUNK_MB = 8  # ≈ 0.4 GB peak in the unit-findings stage (M: 20 MB a year → 1 GB)
+IN_PROCESS_MAX = 4  # at most this many workbook/report pairs to write: no worker processes
 AUDITED_YEARS = 3  # the 2019 workbook and report cover 2017, 2018 and 2019
 # Only these columns of a year's archive are read for the cross-unit rules.
 CROSS_ARCHIVE_COLUMNS = (
@@ -689,8 +691,12 @@ def run_workbooks(
                 on_unit(task.year, unit, {**res, "inputs_digest": task.inputs_digest})
         tick()
 
-    if workers <= 1 or total <= 1:
-        for task in tasks():
+    pending = tasks()
+    # A few pairs to write (a one-county re-run: the county and the units above it) cost less
+    # here than worker processes spawning and importing the writers.
+    head = list(itertools.islice(pending, IN_PROCESS_MAX + 1))
+    if workers <= 1 or len(head) <= IN_PROCESS_MAX:
+        for task in itertools.chain(head, pending):
             try:
                 res = write_unit_outputs(task)
             except Exception as exc:  # noqa: BLE001 - named and re-raised at the end
@@ -698,7 +704,7 @@ def run_workbooks(
             else:
                 finish(task, res, None)
     else:
-        run_pool(write_unit_outputs, tasks(), workers, finish)
+        run_pool(write_unit_outputs, itertools.chain(head, pending), workers, finish)
     if written:  # the pairs written, failures or not: their files are what the digests say
         frame = pl.DataFrame(written, schema=output_digests.DIGEST_SCHEMA, orient="row")
         wh.replace(output_digests.record_rendered(frame))

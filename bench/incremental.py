@@ -123,7 +123,7 @@ def measure(out: Path, scale: str, year: int, share_scale: str | None) -> dict:
     )  # fmt: skip
     if share_scale:
         big = _generate(out, share_scale, (year,))
-        big_data = out / f"data-{share_scale}"
+        big_data = out / f"data-{share_scale}-{year}"
         full = _bangfu("run", "--landing", str(big), "--data", str(big_data))
         unit = _csv_counties(big, year)[0]
         _drop_rows(big, year, unit)

@@ -8,6 +8,7 @@ whole range with polars. Runs go to the instance in $DAGSTER_HOME and show in th
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import re
 import time
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 from dagster._core.storage.defs_state.base import set_defs_state_storage
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
@@ -30,6 +32,7 @@ from assets.partitions import (
     units_partitions,
     years_partitions,
 )
+from assets.reference import REFERENCE_STATE_DATASET
 from bangfu.envvars import temporary_env
 from bangfu.ingest import LandingScan, prestart_workers
 from bangfu.lake import Lake, host_name, pid_alive, sweep_stale_temp
@@ -230,6 +233,30 @@ def fail_orphaned_runs(instance: dg.DagsterInstance) -> list[str]:
     return out
 
 
+# What the last reference run of `bangfu run` read (reference_units removes it whenever it runs,
+# so a reference run of the daemon or the UI is never mistaken for this one's).
+REFERENCE_RECORD = REFERENCE_STATE_DATASET
+
+
+def reference_state(landing: Path, lake: Lake) -> tuple[str, LandingScan | None]:
+    """The reference files' content and the landing folder's unassignable files (which
+    landing_inventory records) as one digest, with the scan it used; no scan before the
+    reference data were read once."""
+    units = lake.read_single("ref_units")
+    if units is None:
+        return "", None
+    scan = LandingScan.scan(landing, set(units["unit_code"].to_list()))
+    h = hashlib.sha256(str(landing).encode())
+    ref = landing / "reference"
+    for path in sorted(ref.rglob("*")) if ref.is_dir() else []:
+        if path.is_file() and not path.name.startswith((".", "~$")):
+            h.update(f"\0{path.relative_to(ref).as_posix()}\0".encode())
+            h.update(hashlib.sha256(path.read_bytes()).digest())
+    for r in scan.orphans:
+        h.update(f"\0{r.path}\0{r.message}".encode())
+    return h.hexdigest(), scan
+
+
 def _run_stages(landing, data, instance, years, units, settings_overrides, echo) -> RunSummary:
     defs = definitions.build_defs(landing, data)
     # INFO on the console: progress and errors, not Dagster's step-by-step DEBUG chatter.
@@ -239,15 +266,21 @@ def _run_stages(landing, data, instance, years, units, settings_overrides, echo)
             "audit_settings": {"config": {"overrides_json": settings_overrides}}
         }
 
-    echo("① 参考数据 reference data …")
-    result = _execute(defs, "reference_job", instance, tags={}, run_config=run_config)
-    if not result.success:
-        raise PipelineError(_failure_text(result) or "参考数据读入失败 (reference data failed)")
-
     lake = Lake(data / "lake")
-    unit_frame = lake.read_single("ref_units")
-    all_units = unit_frame["unit_code"].to_list()
-    scan = LandingScan.scan(landing, set(all_units))
+    state, scan = reference_state(landing, lake)
+    recorded = lake.read_single(REFERENCE_RECORD)
+    if scan is not None and recorded is not None and recorded["state"].to_list() == [state]:
+        echo("① 参考数据未变，跳过 / reference data unchanged since they were read")
+    else:
+        echo("① 参考数据 reference data …")
+        result = _execute(defs, "reference_job", instance, tags={}, run_config=run_config)
+        if not result.success:
+            raise PipelineError(_failure_text(result) or "参考数据读入失败 (reference data failed)")
+        state, scan = reference_state(landing, lake)
+        if scan is not None:
+            lake.write_single(REFERENCE_RECORD, pl.DataFrame({"state": [state]}))
+    assert scan is not None  # the reference job wrote ref_units
+    all_units = lake.read_single("ref_units")["unit_code"].to_list()
     present_years = scan.years
     register_partitions(instance, present_years, all_units)
 
