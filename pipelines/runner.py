@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
-import polars as pl
 from dagster._core.storage.defs_state.base import set_defs_state_storage
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
@@ -32,7 +31,7 @@ from assets.partitions import (
     units_partitions,
     years_partitions,
 )
-from assets.reference import REFERENCE_STATE_DATASET
+from assets.reference import REFERENCE_STATE_FILE
 from bangfu.envvars import temporary_env
 from bangfu.ingest import LandingScan, prestart_workers
 from bangfu.lake import Lake, host_name, pid_alive, sweep_stale_temp
@@ -235,7 +234,7 @@ def fail_orphaned_runs(instance: dg.DagsterInstance) -> list[str]:
 
 # What the last reference run of `bangfu run` read (reference_units removes it whenever it runs,
 # so a reference run of the daemon or the UI is never mistaken for this one's).
-REFERENCE_RECORD = REFERENCE_STATE_DATASET
+REFERENCE_RECORD = REFERENCE_STATE_FILE
 
 
 def reference_state(landing: Path, lake: Lake) -> tuple[str, LandingScan | None]:
@@ -268,8 +267,9 @@ def _run_stages(landing, data, instance, years, units, settings_overrides, echo)
 
     lake = Lake(data / "lake")
     state, scan = reference_state(landing, lake)
-    recorded = lake.read_single(REFERENCE_RECORD)
-    if scan is not None and recorded is not None and recorded["state"].to_list() == [state]:
+    record = data / REFERENCE_RECORD
+    recorded = record.read_text(encoding="ascii").strip() if record.exists() else None
+    if scan is not None and recorded == state:
         echo("① 参考数据未变，跳过 / reference data unchanged since they were read")
     else:
         echo("① 参考数据 reference data …")
@@ -278,7 +278,8 @@ def _run_stages(landing, data, instance, years, units, settings_overrides, echo)
             raise PipelineError(_failure_text(result) or "参考数据读入失败 (reference data failed)")
         state, scan = reference_state(landing, lake)
         if scan is not None:
-            lake.write_single(REFERENCE_RECORD, pl.DataFrame({"state": [state]}))
+            record.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            record.write_text(state + "\n", encoding="ascii")
     assert scan is not None  # the reference job wrote ref_units
     all_units = lake.read_single("ref_units")["unit_code"].to_list()
     present_years = scan.years
