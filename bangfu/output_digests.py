@@ -86,10 +86,12 @@ def input_digests(
     if joined.is_empty():
         return pl.DataFrame(schema=DIGEST_SCHEMA)
     row_hash = joined.select(pl.exclude("unit_code")).hash_rows(seed=0)
+    # hexadecimal: an 18- or 19-digit decimal would read as an ID number wherever it is shown
+    digests = [f"{common}:{h:016x}" for h in row_hash.to_list()]  # one per unit
     return joined.select(
         pl.lit(year, pl.Int64).alias("year"),
         "unit_code",
-        (pl.lit(common + ":") + row_hash.cast(pl.String)).alias("inputs_digest"),
+        pl.Series("inputs_digest", digests, dtype=pl.String),
     ).sort("unit_code")
 
 
