@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import os
 import re
 import time
@@ -18,11 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
-from dagster._core.storage.defs_state.base import set_defs_state_storage
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 
 from assets.partitions import (
     contiguous_blocks,
@@ -37,7 +33,13 @@ from bangfu.ingest import LandingScan, prestart_workers
 from bangfu.lake import Lake, host_name, pid_alive, sweep_stale_temp
 from bangfu.pool import discard_prestarted
 from pipelines import definitions
+from pipelines.dagster_private import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    defs_state_storage,
+)
 from pipelines.storage import EVENT_BATCH_SIZE
+from resources import settings_config
 from warehouse import tables
 from warehouse.store import Warehouse, default_url
 
@@ -197,9 +199,7 @@ def _locked(landing, data, instance, years, units, settings_overrides, echo) -> 
     orphans = fail_orphaned_runs(instance)
     if orphans:
         echo(f"上次中断的 Dagster 运行 {len(orphans)} 个已标记为失败 / marked failed: {orphans}")
-    # Dagster keeps the "current" definitions-state storage in a context variable holding a
-    # weak reference to whichever instance set it last; point it at ours for this run.
-    with set_defs_state_storage(instance.defs_state_storage):
+    with defs_state_storage(instance):  # Dagster's current one is ours for this run
         return _run_stages(landing, data, instance, years, units, settings_overrides, echo)
 
 
@@ -261,9 +261,11 @@ def _run_stages(landing, data, instance, years, units, settings_overrides, echo)
     # INFO on the console: progress and errors, not Dagster's step-by-step DEBUG chatter.
     run_config: dict = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
     if settings_overrides:
-        run_config["resources"] = {
-            "audit_settings": {"config": {"overrides_json": settings_overrides}}
-        }
+        try:
+            overrides = settings_config(json.loads(settings_overrides))
+        except (ValueError, TypeError) as exc:  # bad JSON, unknown name, value of a wrong type
+            raise UsageError(f"--settings 无效 / invalid: {exc}") from exc
+        run_config["resources"] = {"audit_settings": {"config": overrides}}
 
     lake = Lake(data / "lake")
     state, scan = reference_state(landing, lake)
@@ -423,7 +425,7 @@ def _write_later_outputs(defs, instance, summary, run_config, unit_order, echo) 
 
 # A ranged run announces its assets with ONE planned event each (the range as a subset) instead
 # of one per partition: at scale L that is 6,432 fewer event-log writes per year before the unit
-# stage starts (9.4 min measured). Dagster's trade-off: partitions of a ranged run that FAILS are
+# stage starts. Dagster's trade-off: partitions of a ranged run that FAILS are
 # not marked failed in the partition status; `bangfu run` names such failures itself (exit 1).
 PLANNED_SUBSET_ENV = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
 

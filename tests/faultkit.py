@@ -42,7 +42,7 @@ RUN_TIME_COLUMNS = {
     "rejected_files": {"rejected_at"},
     "rendered_outputs": {"rendered_at"},
 }
-PAUSE_ENV = "BANGFU_TEST_PAUSE_AT"  # bangfu.lake.pause_point
+PAUSE_ENV = "BANGFU_TEST_PAUSE_AT"  # bangfu.faultpoints.pause_point
 
 
 # ---------------------------------------------------------------- the small landing folder
