@@ -137,10 +137,10 @@ def child(landing: Path) -> None:
             "data": DataResource(path=empty),
             "warehouse": WarehouseResource(data_path=empty),
         }
-        ctx = dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources)
-        t0 = time.perf_counter()
-        r = landing_sensor(ctx)
-        return time.perf_counter() - t0, r
+        with dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources) as ctx:
+            t0 = time.perf_counter()
+            r = landing_sensor(ctx)
+            return time.perf_counter() - t0, r
 
     first_s, r0 = tick(None)
     cursor = r0.cursor

@@ -43,7 +43,7 @@ def ledger_partitions(landing: Path) -> set[tuple[int, str]]:
 def tick(instance: dg.DagsterInstance, landing: Path, cursor: str | None):
     """One sensor evaluation; dynamic-partition requests applied like the daemon does."""
     data = str(landing.parent / "data")  # nothing ingested: the first tick requests everything
-    ctx = dg.build_sensor_context(
+    with dg.build_sensor_context(
         instance=instance,
         cursor=cursor,
         resources={
@@ -51,8 +51,8 @@ def tick(instance: dg.DagsterInstance, landing: Path, cursor: str | None):
             "data": DataResource(path=data),
             "warehouse": WarehouseResource(data_path=data),
         },
-    )
-    result = landing_sensor(ctx)
+    ) as ctx:  # the warehouse resource owns its engine for the evaluation
+        result = landing_sensor(ctx)
     if isinstance(result, dg.SensorResult):
         for req in result.dynamic_partitions_requests or []:
             assert isinstance(req, dg.AddDynamicPartitionsRequest)
