@@ -4,12 +4,12 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from assets import loaders
+from assets import loaders, outputs_inputs
 from assets.common import OWNER, load_units
 from assets.findings import EAGER, cross_unit_findings, findings_metadata, unit_findings
 from assets.ingest import ledgers
 from assets.partitions import by_year, years_partitions
-from bangfu import stages
+from bangfu import output_digests, stages
 from checks.asset_checks import METRICS_CHECKS, metrics_check_results
 from resources import AuditSettingsResource, DataResource, WarehouseResource
 
@@ -23,6 +23,15 @@ class MetricsScope(dg.Config):
             "只重算这些单位的本级指标（bangfu run --unit）；其余单位沿用本年度上次的本级指标，"
             "逐级汇总仍全部重算。留空则全部重算。 Recompute only these units' own figures"
             " (their ledgers changed); empty: every unit."
+        ),
+    )
+    announce_changed_outputs: bool = Field(
+        default=True,
+        description=(
+            "登记输入摘要已变化的工作簿分区（unit_audit_inputs），自动化据此只重写这些单位。"
+            " Report the (year, unit) partitions of unit_audit_inputs whose digest moved, so"
+            " the automation re-writes exactly those workbooks (bangfu run's full runs write"
+            " every workbook anyway and skip this)."
         ),
     )
 
@@ -76,6 +85,12 @@ def unit_year_metrics(
     )
     rolled_all = pl.concat([y.rolled for y in done], how="diagonal_relaxed")
     own_all = pl.concat([y.own for y in done], how="diagonal_relaxed")
+    if config.announce_changed_outputs:
+        # a year's figures show in the outputs of that year and the two after it
+        known = context.instance.get_dynamic_partitions(years_partitions.name)
+        out_years = output_digests.output_years_showing(years, known)
+        changed = stages.stale_outputs(lake, wh, settings, out_years, units=units)
+        meta["outputs_to_rewrite"] = outputs_inputs.announce(context, changed)
     return dg.MaterializeResult(
         metadata=meta, check_results=metrics_check_results(rolled_all, own_all, units)
     )

@@ -5,6 +5,8 @@ folder's year folders. A multi-partition key range is the rectangle of its two d
 so "one year, all units" and "one unit, all years" are each ONE ranged run.
 """
 
+from collections.abc import Iterable, Sequence
+
 import dagster as dg
 
 YEAR_DIM = "year"
@@ -35,3 +37,22 @@ def split_keys(partition_keys) -> list[tuple[int, str]]:
 
 def multi_key(year: int, unit_code: str) -> dg.MultiPartitionKey:
     return dg.MultiPartitionKey({YEAR_DIM: str(year), UNIT_DIM: unit_code})
+
+
+def contiguous_blocks(wanted: Iterable[str], order: Sequence[str]) -> list[tuple[str, str]]:
+    """Runs of consecutive keys (in the partitions' own order) → (first, last) ranges."""
+    pos = {k: i for i, k in enumerate(order)}
+    idx = sorted(pos[k] for k in set(wanted))
+    blocks: list[tuple[str, str]] = []
+    start = prev = None
+    for i in idx:
+        if start is None:
+            start = prev = i
+        elif i == prev + 1:
+            prev = i
+        else:
+            blocks.append((order[start], order[prev]))
+            start = prev = i
+    if start is not None:
+        blocks.append((order[start], order[prev]))
+    return blocks

@@ -1,5 +1,7 @@
 """Reference data: 机构名录, 民政标准, 民政比对名单 (unpartitioned; small)."""
 
+from pathlib import Path
+
 import dagster as dg
 import polars as pl
 
@@ -9,6 +11,10 @@ from checks.asset_checks import REFERENCE_CHECKS, result
 from resources import DataResource, LandingResource, WarehouseResource
 from warehouse import tables
 from warehouse.store import Replacement
+
+# where `bangfu run` records the reference files it last had read (under the data folder,
+# beside the lake: bookkeeping, not data)
+REFERENCE_STATE_FILE = Path("state") / "reference.sha256"
 
 
 @dg.asset(
@@ -22,6 +28,8 @@ from warehouse.store import Replacement
 def reference_units(
     context: dg.AssetExecutionContext, landing: LandingResource, data: DataResource
 ) -> dg.MaterializeResult:
+    # bangfu run's record of what it last read: void once this runs (it records it again)
+    (data.root / REFERENCE_STATE_FILE).unlink(missing_ok=True)
     # A units.csv that is not a tree raises ReferenceDataError here: the run stops before
     # any ledger is read, with the message naming what is wrong.
     units = readers.read_units(landing.root / "reference" / "units.csv", landing=landing.root)

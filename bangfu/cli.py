@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     g = sub.add_parser("generate", help="生成合成落地目录 / write a synthetic landing folder")
     g.add_argument("--out", type=Path, required=True)
-    g.add_argument("--scale", choices=["S", "M", "L"], default="S")
+    g.add_argument("--scale", choices=["S", "S12", "M", "L"], default="S")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--years", type=_years, default=(2017, 2018, 2019))
     g.add_argument("--bad-files", action="store_true", help="也生成整文件拒收的样例")

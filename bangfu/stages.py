@@ -21,6 +21,7 @@ Memory is bounded per stage, never by the number of units of the run:
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
@@ -30,7 +31,7 @@ from pathlib import Path
 import polars as pl
 from sqlalchemy import func, select
 
-from bangfu import rules
+from bangfu import output_digests, rules
 from bangfu.frames import INGEST_STATUS_SCHEMA, sheet_schema
 from bangfu.lake import Lake
 from bangfu.parse import mask_ids_in_text
@@ -44,6 +45,7 @@ Keys = Sequence[tuple[int, str]]
 Progress = Callable[[int, int], None]  # (done, total)
 
 DEFAULT_CHUNK_MB = 8  # ≈ 0.4 GB peak in the unit-findings stage (M: 20 MB a year → 1 GB)
+IN_PROCESS_MAX = 4  # at most this many workbook/report pairs to write: no worker processes
 AUDITED_YEARS = 3  # the 2019 workbook and report cover 2017, 2018 and 2019
 # Only these columns of a year's archive are read for the cross-unit rules.
 CROSS_ARCHIVE_COLUMNS = (
@@ -483,6 +485,7 @@ class OutputTask:
     medical_standard: float | None
     settings: AuditSettings
     below_ranking: list[dict] | None = None  # a city's or province's units below, ranked
+    inputs_digest: str | None = None  # bangfu.output_digests: what the files are made from
 
 
 def below_rankings(
@@ -509,6 +512,7 @@ def below_rankings(
 class OutputsOutcome:
     written: int = 0
     skipped: list[str] = field(default_factory=list)  # "year unit" without a usable ledger
+    unchanged: list[str] = field(default_factory=list)  # "year unit" whose inputs did not move
     formula_cells: int = 0
     rows: int = 0  # ledger rows read by the writers
     seconds: dict[str, float] = field(default_factory=dict)  # output kind → writer seconds (sum)
@@ -598,12 +602,19 @@ def run_workbooks(
     chunk_units: int = 100,
     on_unit: Callable[[int, str, dict | None], None] | None = None,
     progress: Progress | None = None,
+    only_changed: bool = False,
+    force_units: Collection[str] = (),
 ) -> OutputsOutcome:
     """The workbook and draft report (``paths``: kind → (year, unit) → file path; kinds of
     :data:`OUTPUTS`) of every (year, unit) whose ledger was read, in ``workers`` processes
     (default :func:`workers_default`; 1 = in this process). ``on_unit(year, unit, result)`` in
     this process for every key (result None: no usable ledger, nothing written). Failures do not
-    stop the other units; at the end :class:`OutputError` names every failed (year, unit)."""
+    stop the other units; at the end :class:`OutputError` names every failed (year, unit).
+
+    Each written pair's input digest is recorded (``rendered_outputs``). ``only_changed``: a
+    (year, unit) whose files exist and were written from the same inputs is left as it is
+    (result ``{"unchanged": True}``), unless its unit is in ``force_units``. A unit without a
+    usable ledger loses the files an earlier ledger gave it, as a run from scratch has none."""
     workers = workers or workers_default()
     unit_rows = {r["unit_code"]: r for r in units.iter_rows(named=True)}
     parents = set(units["parent_code"].drop_nulls().to_list())
@@ -617,22 +628,53 @@ def run_workbooks(
         if progress is not None:
             progress(state["done"], total)
 
+    written: list[tuple[int, str, str]] = []  # (year, unit, inputs digest) of each pair written
+    std_frame = standards(lake)
+    common = output_digests.common_digest(settings, units, std_frame)
+    force = set(force_units)
+
     def tasks() -> Iterator[OutputTask]:
         for year, unit_list in grouped(keys).items():
             present = set(present_units(lake, year, unit_list))
             years = list(range(year - AUDITED_YEARS + 1, year + 1))
-            ctx = rules.unit_context(units, standards(lake), [year])
+            ctx = rules.unit_context(units, std_frame, [year])
             std_of = {r["unit_code"]: r for r in ctx.iter_rows(named=True)}
             below = below_rankings(wh, units, year, [u for u in unit_list if u in parents])
             for start in range(0, len(unit_list), chunk_units):
                 chunk = unit_list[start : start + chunk_units]
                 metrics = wh.read(tables.unit_year_metrics, year=years, unit_code=chunk)
                 found = wh.read(tables.findings, year=year, unit_code=chunk)
+                live = [u for u in chunk if u in present]
+                digest_of = dict(
+                    output_digests.input_digests(wh, year, common, live)
+                    .select("unit_code", "inputs_digest")
+                    .iter_rows()
+                )
+                before = dict(
+                    output_digests.rendered(wh, year, live)
+                    .select("unit_code", "inputs_digest")
+                    .iter_rows()
+                )
                 for unit in chunk:
+                    targets = {k: Path(fn(year, unit)) for k, fn in paths.items()}
                     if unit not in present:
+                        _drop_outputs(wh, year, unit, targets.values())
                         outcome.skipped.append(f"{year} {unit}")
                         if on_unit is not None:
                             on_unit(year, unit, None)
+                        tick()
+                        continue
+                    digest = digest_of.get(unit)
+                    if (
+                        only_changed
+                        and unit not in force
+                        and digest is not None
+                        and before.get(unit) == digest
+                        and all(p.exists() for p in targets.values())
+                    ):
+                        outcome.unchanged.append(f"{year} {unit}")
+                        if on_unit is not None:
+                            on_unit(year, unit, {"unchanged": True, "inputs_digest": digest})
                         tick()
                         continue
                     std = std_of[unit]
@@ -648,6 +690,7 @@ def run_workbooks(
                         medical_standard=std.get("medical_standard"),
                         settings=settings,
                         below_ranking=below.get(unit),
+                        inputs_digest=digest,
                     )
 
     def finish(task: OutputTask, res: dict | None, exc: BaseException | None) -> None:
@@ -664,12 +707,18 @@ def run_workbooks(
             outcome.rows += res["rows"]
             for k, v in res["seconds"].items():
                 outcome.seconds[k] = outcome.seconds.get(k, 0.0) + v
+            if task.inputs_digest is not None:
+                written.append((task.year, unit, task.inputs_digest))
             if on_unit is not None:
-                on_unit(task.year, unit, res)
+                on_unit(task.year, unit, {**res, "inputs_digest": task.inputs_digest})
         tick()
 
-    if workers <= 1 or total <= 1:
-        for task in tasks():
+    pending = tasks()
+    # A few pairs to write (a one-county re-run: the county and the units above it) cost less
+    # here than worker processes spawning and importing the writers.
+    head = list(itertools.islice(pending, IN_PROCESS_MAX + 1))
+    if workers <= 1 or len(head) <= IN_PROCESS_MAX:
+        for task in itertools.chain(head, pending):
             try:
                 res = write_unit_outputs(task)
             except Exception as exc:  # noqa: BLE001 - named and re-raised at the end
@@ -677,10 +726,23 @@ def run_workbooks(
             else:
                 finish(task, res, None)
     else:
-        run_pool(write_unit_outputs, tasks(), workers, finish)
+        run_pool(write_unit_outputs, itertools.chain(head, pending), workers, finish)
+    if written:  # the pairs written, failures or not: their files are what the digests say
+        frame = pl.DataFrame(written, schema=output_digests.DIGEST_SCHEMA, orient="row")
+        wh.replace(output_digests.record_rendered(frame))
     if failures:
         raise OutputError(failures)
     return outcome
+
+
+def _drop_outputs(wh: Warehouse, year: int, unit: str, files: Iterable[Path]) -> None:
+    """A (year, unit) without a usable ledger has no workbook or report: remove those an earlier
+    ledger gave it (a run from scratch would not have them), and their record."""
+    gone = [p for p in files if p.exists()]
+    for p in gone:
+        p.unlink()
+    if gone:
+        wh.replace([Replacement(tables.rendered_outputs, {"year": year, "unit_code": unit})])
 
 
 # ------------------------------------------------------------------ helpers
@@ -695,3 +757,24 @@ class _timed:
 
     def __exit__(self, *exc):
         self.into[self.key] = self.into.get(self.key, 0.0) + time.perf_counter() - self.t0
+
+
+def stale_outputs(
+    lake: Lake,
+    wh: Warehouse,
+    settings: AuditSettings,
+    years: Iterable[int],
+    *,
+    units: pl.DataFrame,
+) -> pl.DataFrame:
+    """(year, unit_code, inputs_digest) of the workbooks and reports of ``years`` that are missing
+    or were written from other inputs than the warehouse holds now (units with a usable ledger
+    only: the others have no outputs)."""
+    common = output_digests.common_digest(settings, units, standards(lake))
+    parts = []
+    for year in years:
+        present = present_units(lake, year)
+        if present:
+            current = output_digests.input_digests(wh, year, common, present)
+            parts.append(output_digests.stale(current, output_digests.rendered(wh, year)))
+    return pl.concat(parts) if parts else pl.DataFrame(schema=output_digests.DIGEST_SCHEMA)

@@ -197,12 +197,12 @@ def child_dagster(landing: Path, data: Path) -> None:
     )
 
     from assets import ingest as ingest_assets
-    from assets.partitions import multi_key, units_partitions, years_partitions
+    from assets.partitions import contiguous_blocks, multi_key, units_partitions, years_partitions
     from bangfu.ingest import LandingScan, prestart_workers
     from bangfu.lake import Lake
     from bangfu.pool import discard_prestarted
     from pipelines import definitions
-    from pipelines.runner import _execute, contiguous_blocks, dagster_home, register_partitions
+    from pipelines.runner import _execute, dagster_home, register_partitions
 
     t_import = time.perf_counter() - t_import
     # the whole ingestion from here: instance, definitions, reference run, scan, registration,

@@ -162,11 +162,11 @@ def child_night(landing: Path, data: Path) -> None:
         ASSET_PARTITION_RANGE_START_TAG,
     )
 
-    from assets.partitions import multi_key, split_keys, units_partitions
+    from assets.partitions import contiguous_blocks, multi_key, split_keys, units_partitions
     from pipelines import definitions
     from pipelines.automation import nightly_schedule
     from pipelines.dagster_private import defs_state_storage
-    from pipelines.runner import contiguous_blocks, dagster_home
+    from pipelines.runner import dagster_home
     from resources import LandingResource, WarehouseResource
 
     t0 = time.perf_counter()

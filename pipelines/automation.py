@@ -7,18 +7,22 @@ the affected partitions and their dependants are re-materialised.
 
 import hashlib
 import json
+import os
 import zlib
 from base64 import b64decode, b64encode
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import dagster as dg
 
-from assets.partitions import multi_key, units_partitions, years_partitions
+from assets.partitions import contiguous_blocks, multi_key, units_partitions, years_partitions
 from bangfu import readers
+from bangfu.lake import Lake
 from bangfu.landing_watch import Fingerprint, LandingChanges, diff, fingerprint, partition_of
 from pipelines.dagster_private import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from pipelines.jobs import reference_job, unit_stage_job
-from resources import LandingResource, WarehouseResource
+from resources import DataResource, LandingResource, WarehouseResource
 from warehouse import tables
 
 UNIT_STAGE_JOB = "unit_stage_job"
@@ -42,8 +46,6 @@ def ranged_requests(
     keys: set[tuple[int, str]], unit_order: list[str], *, run_key_prefix: str
 ) -> list[dg.RunRequest]:
     """One ranged run per year and contiguous block of units (in the partitions' order)."""
-    from pipelines.runner import contiguous_blocks
-
     requests = []
     by_year: dict[int, list[str]] = {}
     for y, u in keys:
@@ -64,7 +66,9 @@ def ranged_requests(
     return requests
 
 
-def _partition_requests(context, landing_root, changes: LandingChanges, known_units, known_years):
+def _partition_requests(
+    context, landing_root, changes: LandingChanges, known_units, known_years, all_partitions=()
+):
     """Dynamic-partition additions for new units (from units.csv) and new years."""
     adds = []
     unit_order = list(known_units)
@@ -80,22 +84,58 @@ def _partition_requests(context, landing_root, changes: LandingChanges, known_un
         if new_units:
             adds.append(units_partitions.build_add_request(new_units))
             unit_order += new_units
-    new_years = sorted({str(y) for y, _ in changes.partitions} - set(known_years))
+    # a first tick registers every year present, not only the years of what changed
+    present = {y for y, _ in changes.partitions} | {y for y, _ in all_partitions}
+    new_years = sorted({str(y) for y in present} - set(known_years))
     if new_years:
         adds.append(years_partitions.build_add_request(new_years))
     return adds, unit_order
 
 
+def first_tick_baseline(landing_root: Path, after: Fingerprint, wh, lake: Lake) -> Fingerprint:
+    """What a sensor without a cursor takes as already read: the ledger files of partitions
+    whose hashes ingest_log holds, and the reference files when the lake's copy of units.csv
+    was written after every one of them. A sensor started over an ingested landing folder
+    (a new Dagster instance, a reset cursor) then requests only what changed, not everything."""
+    _candidates, stale = stale_against_ingest_log(after, wh)
+    ref_copy = lake.single_path("ref_units")
+    ref_read_ns = ref_copy.stat().st_mtime_ns if ref_copy.exists() else -1
+    refs = [rel for rel in after if rel.startswith("reference/")]
+    refs_read = bool(refs) and all(after[rel][1] <= ref_read_ns for rel in refs)
+    out = {}
+    for rel, entry in after.items():
+        key = partition_of(rel)
+        if (key is not None and not stale(key)) or (refs_read and rel.startswith("reference/")):
+            out[rel] = entry
+    return out
+
+
+# Seconds between ticks of both sensors (tests and demos set a small value).
+SENSOR_INTERVAL_ENV = "BANGFU_SENSOR_INTERVAL"
+
+
+def sensor_interval(default: int) -> int:
+    return int(os.environ.get(SENSOR_INTERVAL_ENV) or default)
+
+
 @dg.sensor(
     jobs=[reference_job, unit_stage_job],
-    minimum_interval_seconds=60,
+    minimum_interval_seconds=sensor_interval(60),
+    default_status=dg.DefaultSensorStatus.RUNNING,
     description="落地目录传感器：按内容哈希发现新到或变更的台账文件，登记新单位和新年度，"
     "只为受影响的（年度，单位）分区发起运行。 Notices new or changed ledger files by content"
     " hash and requests runs for exactly the affected partitions.",
 )
-def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingResource):
+def landing_sensor(
+    context: dg.SensorEvaluationContext,
+    landing: LandingResource,
+    data: DataResource,
+    warehouse: WarehouseResource,
+):
     before = decode_cursor(context.cursor)
     after = fingerprint(landing.root, before)
+    if not context.cursor:
+        before = first_tick_baseline(landing.root, after, warehouse.get(), data.lake)
     changes = diff(before, after)
     if changes.empty:
         skip = dg.SkipReason("落地目录无变化 / nothing changed")
@@ -105,7 +145,10 @@ def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingResource
         return dg.SensorResult(skip_reason=skip, cursor=encode_cursor(after))
     known_units = context.instance.get_dynamic_partitions(units_partitions.name)
     known_years = context.instance.get_dynamic_partitions(years_partitions.name)
-    adds, unit_order = _partition_requests(context, landing.root, changes, known_units, known_years)
+    first = {k for rel in after if (k := partition_of(rel))} if not context.cursor else set()
+    adds, unit_order = _partition_requests(
+        context, landing.root, changes, known_units, known_years, first
+    )
     valid_units = set(unit_order)
     keys = {k for k in changes.partitions | changes.removed if k[1] in valid_units}
     # Run keys must be stable across processes (hash() of a str is salted per process): the
@@ -139,7 +182,27 @@ def nightly_schedule(
     warehouse: WarehouseResource,
 ):
     fp = fingerprint(landing.root)
-    wh = warehouse.get()
+    candidates, stale = stale_against_ingest_log(fp, warehouse.get())
+    known_units = context.instance.get_dynamic_partitions(units_partitions.name)
+    known = {
+        (int(y), u)
+        for y in context.instance.get_dynamic_partitions(years_partitions.name)
+        for u in known_units
+    }
+    changed = {k for k in candidates if k in known and stale(k)}
+    if not changed:
+        return dg.SkipReason("所有台账均已入湖且未变化 / every ledger is up to date")
+    return ranged_requests(
+        changed, known_units, run_key_prefix=f"nightly:{context.scheduled_execution_time:%Y%m%d}"
+    )
+
+
+def stale_against_ingest_log(
+    fp: Fingerprint, wh
+) -> tuple[set[tuple[int, str]], Callable[[tuple[int, str]], bool]]:
+    """The partitions with ledger files or ingest_log rows, and a test of whether a partition's
+    ledger files differ from what ``ingest_log`` recorded (or it was ingested once and its
+    ledger is gone)."""
     log = wh.read(tables.ingest_log)
     ingested: dict[tuple[int, str], set[str]] = {}
     for r in log.iter_rows(named=True) if not log.is_empty() else []:
@@ -169,18 +232,7 @@ def nightly_schedule(
             return newest[key] > rejected_at[key].timestamp() * 1e9
         return True
 
-    known_units = context.instance.get_dynamic_partitions(units_partitions.name)
-    known = {
-        (int(y), u)
-        for y in context.instance.get_dynamic_partitions(years_partitions.name)
-        for u in known_units
-    }
-    changed = {k for k in set(current) | set(ingested) if k in known and stale(k)}
-    if not changed:
-        return dg.SkipReason("所有台账均已入湖且未变化 / every ledger is up to date")
-    return ranged_requests(
-        changed, known_units, run_key_prefix=f"nightly:{context.scheduled_execution_time:%Y%m%d}"
-    )
+    return set(current) | set(ingested), stale
 
 
 _FAR_FUTURE = datetime.max.replace(tzinfo=UTC)
@@ -191,3 +243,18 @@ def _as_utc(value) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+# Dagster evaluates automation conditions only in an automation sensor; the one it adds by itself
+# (default_automation_condition_sensor) is stopped until someone turns it on in the UI. This one
+# runs as soon as the daemon does: the year stage follows the unit stage's runs, and the
+# workbooks follow the year stage's report of which outputs changed (unit_audit_inputs).
+automation_sensor = dg.AutomationConditionSensorDefinition(
+    "bangfu_automation",
+    target=dg.AssetSelection.all(),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=sensor_interval(30),
+    description="自动化条件：单位阶段之后重算年度汇总，再只重写输入已变化的工作簿与报告。"
+    " Evaluates the assets' automation conditions: the year stage after the unit stage, then"
+    " only the workbooks whose inputs changed.",
+)

@@ -13,9 +13,18 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets import findings, ingest, metrics, overview, reference, validation, workbooks
+from assets import (
+    findings,
+    ingest,
+    metrics,
+    outputs_inputs,
+    overview,
+    reference,
+    validation,
+    workbooks,
+)
 from assets.catalog import with_column_schemas
-from pipelines.automation import landing_sensor, nightly_schedule
+from pipelines.automation import automation_sensor, landing_sensor, nightly_schedule
 from pipelines.jobs import JOBS, STAGE_JOBS, YEAR_JOBS
 from resources import AuditSettingsResource, DataResource, LandingResource, WarehouseResource
 from warehouse.store import WAREHOUSE_URL_ENV
@@ -40,11 +49,15 @@ def build_defs(landing: str | Path, data: str | Path) -> dg.Definitions:
     """The one place the graph is put together (``defs`` below, `bangfu run`, the tests)."""
     data = str(Path(data).resolve())
     return dg.Definitions(
-        assets=with_column_schemas(dg.load_assets_from_modules(ASSET_MODULES)),
+        assets=with_column_schemas(
+            # the external spec that the year stage reports on (load_assets_from_modules
+            # collects executable assets only)
+            [*dg.load_assets_from_modules(ASSET_MODULES), outputs_inputs.unit_audit_inputs]
+        ),
         asset_checks=dg.load_asset_checks_from_modules(ASSET_MODULES),
         jobs=JOBS,
         schedules=[nightly_schedule],
-        sensors=[landing_sensor],
+        sensors=[landing_sensor, automation_sensor],
         resources={
             "landing": LandingResource(path=str(Path(landing).resolve())),
             "data": DataResource(path=data),

@@ -8,6 +8,7 @@ whole range with polars. Runs go to the instance in $DAGSTER_HOME and show in th
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -19,7 +20,14 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.partitions import multi_key, units_partitions, years_partitions
+from assets.partitions import (
+    contiguous_blocks,
+    multi_key,
+    split_keys,
+    units_partitions,
+    years_partitions,
+)
+from assets.reference import REFERENCE_STATE_FILE
 from bangfu.envvars import temporary_env
 from bangfu.ingest import LandingScan, prestart_workers
 from bangfu.lake import Lake, host_name, pid_alive, sweep_stale_temp
@@ -55,6 +63,8 @@ class RunSummary:
     failures: list[str] = field(default_factory=list)  # human-readable, files named
     failed_stages: list[str] = field(default_factory=list)
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    # (year, unit) outputs of years not run whose inputs the run changed (written at the end)
+    later_outputs: list[tuple[int, str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -90,25 +100,6 @@ def dagster_home(data: Path) -> Path:
     os.environ["DAGSTER_HOME"] = str(home)
     os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", EVENT_BATCH_SIZE)
     return home
-
-
-def contiguous_blocks(wanted: Iterable[str], order: Sequence[str]) -> list[tuple[str, str]]:
-    """Runs of consecutive keys (in the partitions' own order) → (first, last) ranges."""
-    pos = {k: i for i, k in enumerate(order)}
-    idx = sorted(pos[k] for k in set(wanted))
-    blocks: list[tuple[str, str]] = []
-    start = prev = None
-    for i in idx:
-        if start is None:
-            start = prev = i
-        elif i == prev + 1:
-            prev = i
-        else:
-            blocks.append((order[start], order[prev]))
-            start = prev = i
-    if start is not None:
-        blocks.append((order[start], order[prev]))
-    return blocks
 
 
 def register_partitions(
@@ -241,6 +232,30 @@ def fail_orphaned_runs(instance: dg.DagsterInstance) -> list[str]:
     return out
 
 
+# What the last reference run of `bangfu run` read (reference_units removes it whenever it runs,
+# so a reference run of the daemon or the UI is never mistaken for this one's).
+REFERENCE_RECORD = REFERENCE_STATE_FILE
+
+
+def reference_state(landing: Path, lake: Lake) -> tuple[str, LandingScan | None]:
+    """The reference files' content and the landing folder's unassignable files (which
+    landing_inventory records) as one digest, with the scan it used; no scan before the
+    reference data were read once."""
+    units = lake.read_single("ref_units")
+    if units is None:
+        return "", None
+    scan = LandingScan.scan(landing, set(units["unit_code"].to_list()))
+    h = hashlib.sha256(str(landing).encode())
+    ref = landing / "reference"
+    for path in sorted(ref.rglob("*")) if ref.is_dir() else []:
+        if path.is_file() and not path.name.startswith((".", "~$")):
+            h.update(f"\0{path.relative_to(ref).as_posix()}\0".encode())
+            h.update(hashlib.sha256(path.read_bytes()).digest())
+    for r in scan.orphans:
+        h.update(f"\0{r.path}\0{r.message}".encode())
+    return h.hexdigest(), scan
+
+
 def _run_stages(landing, data, instance, years, units, settings_overrides, echo) -> RunSummary:
     defs = definitions.build_defs(landing, data)
     # INFO on the console: progress and errors, not Dagster's step-by-step DEBUG chatter.
@@ -252,15 +267,23 @@ def _run_stages(landing, data, instance, years, units, settings_overrides, echo)
             raise UsageError(f"--settings 无效 / invalid: {exc}") from exc
         run_config["resources"] = {"audit_settings": {"config": overrides}}
 
-    echo("① 参考数据 reference data …")
-    result = _execute(defs, "reference_job", instance, tags={}, run_config=run_config)
-    if not result.success:
-        raise PipelineError(_failure_text(result) or "参考数据读入失败 (reference data failed)")
-
     lake = Lake(data / "lake")
-    unit_frame = lake.read_single("ref_units")
-    all_units = unit_frame["unit_code"].to_list()
-    scan = LandingScan.scan(landing, set(all_units))
+    state, scan = reference_state(landing, lake)
+    record = data / REFERENCE_RECORD
+    recorded = record.read_text(encoding="ascii").strip() if record.exists() else None
+    if scan is not None and recorded == state:
+        echo("① 参考数据未变，跳过 / reference data unchanged since they were read")
+    else:
+        echo("① 参考数据 reference data …")
+        result = _execute(defs, "reference_job", instance, tags={}, run_config=run_config)
+        if not result.success:
+            raise PipelineError(_failure_text(result) or "参考数据读入失败 (reference data failed)")
+        state, scan = reference_state(landing, lake)
+        if scan is not None:
+            record.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            record.write_text(state + "\n", encoding="ascii")
+    assert scan is not None  # the reference job wrote ref_units
+    all_units = lake.read_single("ref_units")["unit_code"].to_list()
     present_years = scan.years
     register_partitions(instance, present_years, all_units)
 
@@ -285,23 +308,40 @@ def _run_stages(landing, data, instance, years, units, settings_overrides, echo)
     unit_blocks = contiguous_blocks(chosen_units, unit_order)
 
     # --unit: the year stage recomputes only the chosen units' own metrics (the roll-ups above
-    # them, and every cross-unit finding, are recomputed whole)
-    job_config: dict[str, dict] = {}
-    if units:
-        job_config["year_stage_job"] = {
+    # them, and every cross-unit finding, are recomputed whole). A partial run also asks it which
+    # outputs its figures changed (the units above, the units whose cross-unit findings moved,
+    # the later years showing this one), so that exactly those are written again; a full run
+    # writes every output of its years anyway.
+    partial = bool(units) or chosen_years != present_years
+    year_config = {
+        "only_units": chosen_units if units else None,
+        "announce_changed_outputs": partial,
+    }
+    job_config: dict[str, dict] = {
+        "year_stage_job": {**run_config, "ops": {"unit_year_metrics": {"config": year_config}}},
+        "output_stage_job": {
             **run_config,
-            "ops": {"unit_year_metrics": {"config": {"only_units": chosen_units}}},
-        }
+            "ops": {
+                "audit_workbooks": {
+                    "config": {"only_changed": partial, "force_units": chosen_units}
+                }
+            },
+        },
+    }
+    output_units = list(chosen_units)
     for n, job_name in enumerate(definitions.STAGE_JOBS, start=2):
         job = defs.resolve_job_def(job_name)
         echo(f"{'①②③④⑤⑥'[n - 1]} {job.description} …")
         if definitions.is_year_job(job_name):
             ranges = [(y0, y1) for y0, y1 in year_blocks]
         else:
+            blocks = unit_blocks
+            if job_name == "output_stage_job" and output_units != chosen_units:
+                blocks = merged_blocks(output_units, unit_order)
             ranges = [
                 (str(multi_key(int(y0), u0)), str(multi_key(int(y1), u1)))
                 for y0, y1 in year_blocks
-                for u0, u1 in unit_blocks
+                for u0, u1 in blocks
             ]
         for start, end in ranges:
             tags = {ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end}
@@ -319,8 +359,68 @@ def _run_stages(landing, data, instance, years, units, settings_overrides, echo)
                     f"{job_name} [{start} … {end}]: {_failure_text(result)}"
                 )
                 echo(f"   ✗ {job_name} [{start} … {end}] 失败")
+            if definitions.is_year_job(job_name) and partial:
+                changed = changed_outputs(result)
+                extra = sorted({u for y, u in changed if y in chosen_years} - set(chosen_units))
+                output_units = list(dict.fromkeys([*chosen_units, *extra]))
+                later = sorted({(y, u) for y, u in changed if y not in chosen_years})
+                if extra or later:
+                    echo(f"   受影响的其他单位 / outputs affected: {len(extra) + len(later)}")
+                summary.later_outputs.extend(later)
+    if summary.later_outputs:  # later years whose three-year tables show a changed year
+        _write_later_outputs(defs, instance, summary, run_config, unit_order, echo)
     summary.failures.extend(_rejections(data, chosen_years, chosen_units, scan))
     return summary
+
+
+# Unchanged partitions between two that must be written cost a digest comparison and one event
+# each inside a ranged run; a Dagster run costs far more. Blocks closer than this become one run.
+MAX_GAP = 64
+
+
+def merged_blocks(wanted: Iterable[str], order: Sequence[str], max_gap: int = MAX_GAP):
+    """contiguous_blocks, with blocks at most ``max_gap`` keys apart joined into one."""
+    pos = {k: i for i, k in enumerate(order)}
+    out: list[tuple[str, str]] = []
+    for a, b in contiguous_blocks(wanted, order):
+        if out and pos[a] - pos[out[-1][1]] - 1 <= max_gap:
+            out[-1] = (out[-1][0], b)
+        else:
+            out.append((a, b))
+    return out
+
+
+def changed_outputs(result) -> list[tuple[int, str]]:
+    """The (year, unit) outputs a year-stage run reported as changed (unit_audit_inputs)."""
+    out = []
+    for ev in result.all_events:
+        if ev.event_type_value != "ASSET_MATERIALIZATION":
+            continue
+        mat = ev.step_materialization_data.materialization
+        if mat.asset_key.to_user_string() == "unit_audit_inputs" and mat.partition:
+            out.extend(split_keys([mat.partition]))
+    return out
+
+
+def _write_later_outputs(defs, instance, summary, run_config, unit_order, echo) -> None:
+    by_year: dict[int, list[str]] = {}
+    for y, u in summary.later_outputs:
+        by_year.setdefault(y, []).append(u)
+    echo(f"   以后年度受影响的工作簿 / later years' outputs: {len(summary.later_outputs)}")
+    config = {
+        **run_config,
+        "ops": {"audit_workbooks": {"config": {"only_changed": True, "force_units": []}}},
+    }
+    for year, year_units in sorted(by_year.items()):
+        for u0, u1 in merged_blocks(year_units, unit_order):
+            tags = {
+                ASSET_PARTITION_RANGE_START_TAG: str(multi_key(year, u0)),
+                ASSET_PARTITION_RANGE_END_TAG: str(multi_key(year, u1)),
+            }
+            result = _execute(defs, "output_stage_job", instance, tags=tags, run_config=config)
+            summary.runs.append(result.run_id)
+            if not result.success:
+                summary.failed_stages.append(f"output_stage_job [{year}]: {_failure_text(result)}")
 
 
 # A ranged run announces its assets with ONE planned event each (the range as a subset) instead

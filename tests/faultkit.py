@@ -6,7 +6,8 @@ A snapshot is what a reader of the outputs sees, comparable between two data fol
 
 - lake: the SHA-256 of every file's bytes (Parquet must be byte-equal);
 - warehouse: every table's rows, sorted, values normalised the same way for SQLite and
-  PostgreSQL, without ``ingest_log.ingested_at`` and ``rejected_files.rejected_at`` — the wall
+  PostgreSQL, without ``ingest_log.ingested_at``, ``rejected_files.rejected_at`` and
+  ``rendered_outputs.rendered_at`` — the wall
   clock time of the write, which differs by design between any two runs (nothing else does);
 - workbooks: per file, the SHA-256 of every sheet's name and cell values (an xlsx is a zip that
   holds its own write time, so its bytes differ between runs);
@@ -36,7 +37,11 @@ YEAR = 2019
 UNITS = ("330000", "330100", "330103", "330182")
 COUNTIES = ("330103", "330182")
 # the wall clock time of the write: differs between any two runs by design
-RUN_TIME_COLUMNS = {"ingest_log": {"ingested_at"}, "rejected_files": {"rejected_at"}}
+RUN_TIME_COLUMNS = {
+    "ingest_log": {"ingested_at"},
+    "rejected_files": {"rejected_at"},
+    "rendered_outputs": {"rendered_at"},
+}
 PAUSE_ENV = "BANGFU_TEST_PAUSE_AT"  # bangfu.faultpoints.pause_point
 
 

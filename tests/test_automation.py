@@ -23,7 +23,7 @@ from dagster._core.storage.tags import (
 from assets.partitions import split_keys, unit_year_partitions, units_partitions, years_partitions
 from bangfu.landing_watch import fingerprint, partition_of
 from pipelines.automation import encode_cursor, landing_sensor, nightly_schedule
-from resources import LandingResource, WarehouseResource
+from resources import DataResource, LandingResource, WarehouseResource
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 
@@ -42,10 +42,17 @@ def ledger_partitions(landing: Path) -> set[tuple[int, str]]:
 
 def tick(instance: dg.DagsterInstance, landing: Path, cursor: str | None):
     """One sensor evaluation; dynamic-partition requests applied like the daemon does."""
-    ctx = dg.build_sensor_context(
-        instance=instance, cursor=cursor, resources={"landing": LandingResource(path=str(landing))}
-    )
-    result = landing_sensor(ctx)
+    data = str(landing.parent / "data")  # nothing ingested: the first tick requests everything
+    with dg.build_sensor_context(
+        instance=instance,
+        cursor=cursor,
+        resources={
+            "landing": LandingResource(path=str(landing)),
+            "data": DataResource(path=data),
+            "warehouse": WarehouseResource(data_path=data),
+        },
+    ) as ctx:  # the warehouse resource owns its engine for the evaluation
+        result = landing_sensor(ctx)
     if isinstance(result, dg.SensorResult):
         for req in result.dynamic_partitions_requests or []:
             assert isinstance(req, dg.AddDynamicPartitionsRequest)

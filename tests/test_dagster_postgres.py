@@ -128,5 +128,5 @@ def test_pipeline_on_postgres_instance_and_warehouse(
         ).scalar()
     assert dup == 0
     assert after == before
-    assert len(instance.get_runs()) == 8
+    assert len(instance.get_runs()) == 7  # the re-run skips the unchanged reference data
     engine.dispose()

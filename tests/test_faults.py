@@ -138,7 +138,9 @@ def test_kill_9_in_ingestion_findings_and_workbooks_then_rerun(
     assert len(done) < len(UNITS), "the kill came after the last workbook"
     got = snapshot(data)
     assert got["lake"] == want["lake"]
-    assert got["warehouse"] == want["warehouse"]
+    # rendered_outputs records the workbooks written, which the kill left unfinished
+    audit = {k: v for k, v in got["warehouse"].items() if k != "rendered_outputs"}
+    assert audit == {k: v for k, v in want["warehouse"].items() if k != "rendered_outputs"}
     assert assert_every_file_opens(data) > 0
 
     # the re-run: everything equals the uninterrupted run's, nothing partial left anywhere
@@ -166,7 +168,11 @@ def test_same_partitions_twice_change_nothing(small_landing, small_baseline):
     summary, lines = run_in_process(small_landing, data)
     assert summary.ok, (summary.failed_stages, lines)
     after = {p: p.stat().st_mtime_ns for p in (data / "lake").rglob("data.parquet")}
-    assert set(after) == set(before) and all(after[p] != before[p] for p in before), (
+    # the reference files are unchanged, so their step is skipped (their copies stay as they
+    # were); every ledger-derived file is written again
+    ref = {p for p in before if p.parent.name.startswith("ref_")}
+    assert ref and all(after[p] == before[p] for p in ref)
+    assert set(after) == set(before) and all(after[p] != before[p] for p in set(before) - ref), (
         "the second run did not rewrite the lake: the comparison below would prove nothing"
     )
     assert diff_snapshots(snapshot(data), small_baseline["snapshot"]) == []

@@ -143,3 +143,16 @@ run_settings = Table(
     Column("value", Text, nullable=False),
     Index("ix_run_settings", "settings_hash", "key", unique=True),
 )
+
+# Bookkeeping, not an audit output: the digest of the inputs each (year, unit)'s workbook and
+# report were last written from (bangfu.output_digests), so a partial run re-writes exactly the
+# outputs whose inputs changed.
+rendered_outputs = Table(
+    "rendered_outputs",
+    metadata,
+    Column("year", Integer, nullable=False),
+    Column("unit_code", String(6), nullable=False),
+    Column("inputs_digest", String(64), nullable=False),
+    Column("rendered_at", DateTime(timezone=True), nullable=False),
+    Index("ix_rendered_outputs_partition", "year", "unit_code", unique=True),
+)

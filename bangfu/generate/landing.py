@@ -14,7 +14,7 @@ from bangfu.generate.world import build_world
 from bangfu.generate.writer import LandingWriter, write_landing
 
 # Scale L writes most units in the CSV form: xlsx writing goes cell by cell, far slower.
-CSV_SHARE = {"S": 0.25, "M": 0.25, "L": 0.9}
+CSV_SHARE = {"S": 0.25, "S12": 0.25, "M": 0.25, "L": 0.9}
 
 
 def generate(

@@ -25,7 +25,8 @@ import polars as pl
 from bangfu.frames import sheet_schema
 from bangfu.sheets import SHEETS_BY_KEY
 
-HOUSEHOLDS = {"S": 3_000, "M": 60_000, "L": 1_000_000}
+# S12: 12 counties × about 2,000 households each (cities and province hold their own share)
+HOUSEHOLDS = {"S": 3_000, "S12": 27_000, "M": 60_000, "L": 1_000_000}
 LIVING_MONTHS = (2, 4, 6, 8, 10, 12)
 HELP_FUNDS = ("中央财政专项帮扶资金", "地方财政", "工会经费")
 WARMTH_FUND = "送温暖资金"

@@ -79,8 +79,9 @@ def build_units(scale: str, seed: int) -> pl.DataFrame:
         codes = sorted(div)
     elif scale == "M":
         codes = sorted(c for c in div if c[:2] == S_PROVINCE[:2])
-    elif scale == "S":
-        cities = ["330100", "330200"]
+    elif scale in ("S", "S12"):
+        # S: 2 cities × 4 counties; S12 (the incremental-run bench's set): 3 cities × 4 counties
+        cities = ["330100", "330200"] if scale == "S" else ["330100", "330200", "330300"]
         codes = [S_PROVINCE, *cities]
         for city in cities:
             kids = sorted(c for c in div if level_of(c) == "县" and parent_of(c) == city)
@@ -88,7 +89,7 @@ def build_units(scale: str, seed: int) -> pl.DataFrame:
             codes += [kids[i] for i in sorted(pick)]
         codes = sorted(codes)
     else:
-        raise ValueError(f"unknown scale {scale!r} (S, M or L)")
+        raise ValueError(f"unknown scale {scale!r} (S, S12, M or L)")
     return _frame(codes)
 
 
