@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 from sqlalchemy import func, select
@@ -35,6 +36,7 @@ from bangfu.frames import INGEST_STATUS_SCHEMA, sheet_schema
 from bangfu.lake import Lake
 from bangfu.parse import mask_ids_in_text
 from bangfu.pool import run_pool, workers_default
+from bangfu.review import state as review_state
 from bangfu.settings import AuditSettings
 from bangfu.sheets import LEDGER_SHEETS, SHEETS_BY_KEY
 from warehouse import tables
@@ -481,6 +483,7 @@ class OutputTask:
     edu_standard: float | None
     medical_standard: float | None
     thresholds: dict
+    review: Any = None  # bangfu.review.state.UnitReview: the judgments the files show
 
 
 @dataclass
@@ -529,7 +532,7 @@ def write_unit_outputs(task: OutputTask) -> dict:
         )
         out: dict = {"rows": sum(f.height for f in ledger.values()), "seconds": {}}
         t0 = time.perf_counter()
-        args["prepared"] = build_context(**args)  # once for both files
+        args["prepared"] = build_context(**args, review=task.review)  # once for both files
         t_ctx = time.perf_counter() - t0
         if "workbook" in task.paths:
             t0 = time.perf_counter()
@@ -587,6 +590,7 @@ def run_workbooks(
         "recognition_rate": settings.recognition_rate_min,
     }
     unit_rows = {r["unit_code"]: r for r in units.iter_rows(named=True)}
+    descendants = review_state.descendants_of(units)
     outcome = OutputsOutcome()
     failures: list[tuple[int, str, str]] = []
     state = {"done": 0}
@@ -607,6 +611,7 @@ def run_workbooks(
                 chunk = unit_list[start : start + chunk_units]
                 metrics = wh.read(tables.unit_year_metrics, year=years, unit_code=chunk)
                 found = wh.read(tables.findings, year=year, unit_code=chunk)
+                reviews = review_state.load(wh, year, chunk, found, descendants=descendants)
                 for unit in chunk:
                     if unit not in present:
                         outcome.skipped.append(f"{year} {unit}")
@@ -626,6 +631,7 @@ def run_workbooks(
                         edu_standard=std.get("edu_standard"),
                         medical_standard=std.get("medical_standard"),
                         thresholds=thresholds,
+                        review=reviews[unit],
                     )
 
     def finish(task: OutputTask, res: dict | None, exc: BaseException | None) -> None:
