@@ -7,6 +7,7 @@ from assets.common import OWNER, add_partition_metadata, load_units, progress, u
 from assets.findings import EAGER, unit_findings
 from assets.metrics import unit_year_metrics
 from assets.partitions import by_year, multi_key, unit_year_partitions
+from assets.reviews import reviews
 from bangfu import stages
 from checks.asset_checks import WORKBOOK_CHECKS, result
 from resources import AuditSettingsResource, DataResource, WarehouseResource
@@ -17,7 +18,7 @@ from resources import AuditSettingsResource, DataResource, WarehouseResource
     group_name="workbooks",
     owners=[OWNER],
     kinds={"excel", "docx"},
-    deps=[unit_findings, dg.AssetDep(unit_year_metrics, partition_mapping=by_year)],
+    deps=[unit_findings, reviews, dg.AssetDep(unit_year_metrics, partition_mapping=by_year)],
     backfill_policy=dg.BackfillPolicy.single_run(),
     automation_condition=EAGER,
     check_specs=WORKBOOK_CHECKS,

@@ -231,3 +231,67 @@ def write_ident_sheet(wb, ctx: Context, written_at: datetime, groups) -> None:
     block = Block(title="", rows=[[_c(v) for v in r] for r in rows], merge_labels=False)
     write_sheet(wb, IDENT_SHEET, (12, 26, 30, 24), [block], protect=True)
     wb.worksheets[-1].sheet_state = "hidden"
+
+
+# ------------------------------------------------------------------ the report's text
+def report_status(ctx: Context) -> tuple[bool, str]:
+    """(still a draft, the first page's line on the review): a report is a draft while any of
+    its findings is 待核实."""
+    counts = progress_counts(ctx)
+    shown = len(ctx.findings)
+    if counts["待核实"]:
+        return True, (
+            f"（征求意见稿）本报告所列 {shown} 条审计发现中，尚有 {counts['待核实']} 条待核实；"
+            f"已确认 {counts['确认']} 条，已整改 {counts['已整改']} 条，"
+            f"经复核排除 {counts['排除']} 条（不列入本报告）。"
+        )
+    return False, (
+        f"本报告所列 {shown} 条审计发现均已复核：确认 {counts['确认']} 条，"
+        f"已整改 {counts['已整改']} 条；经复核排除 {counts['排除']} 条（不列入本报告）。"
+    )
+
+
+def rectified_lines(ctx: Context) -> list[str]:
+    """整改情况: the findings marked 已整改, by rule, with the auditors' notes."""
+    review: UnitReview = ctx.review
+    by_rule: dict[str, list[dict]] = {}
+    for f in ctx.findings:
+        if review.verdict(f.get("finding_id")) == "已整改":
+            by_rule.setdefault(f["rule_code"], []).append(f)
+    out = []
+    for i, (rule, fs) in enumerate(sorted(by_rule.items()), start=1):
+        notes = "；".join(
+            n
+            for n in dict.fromkeys(
+                (review.verdicts[f["finding_id"]].get("note") or "").strip() for f in fs
+            )
+            if n
+        )
+        out.append(
+            f"{i}. {rule_info(rule).title}：{len(fs)} 条已整改"
+            + (f"（{notes}）" if notes else "")
+            + "。"
+        )
+    return out
+
+
+def previous_lines(ctx: Context) -> list[str]:
+    """上年度问题整改情况: last year's confirmed findings against this year's."""
+    review: UnitReview = ctx.review
+    if not review.previous:
+        return []
+    counts: dict[str, int] = {}
+    for r in review.previous:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    out = [
+        f"{ctx.year - 1} 年度经复核确认的问题 {len(review.previous)} 条："
+        + "，".join(f"{k} {v} 条" for k, v in counts.items())
+        + "。"
+    ]
+    for r in sorted(review.previous, key=lambda r: (r["status"], r.get("rule_code") or "")):
+        if r["status"] == "仍存在":
+            title = rule_info(r["rule_code"]).title if r.get("rule_code") else r["target_key"]
+            out.append(
+                f"——仍存在：{title}" + (f"（{r['detail']}）" if r.get("detail") else "") + "。"
+            )
+    return out
