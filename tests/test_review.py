@@ -1,0 +1,283 @@
+"""Auditors' judgments (review.md): the journal, the command line, the workbook round trip,
+the inbox, and what the judgments change in the outputs."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from conftest import missing
+from reviewkit import (
+    UNIT,
+    YEAR,
+    copy_data,
+    fill,
+    findings,
+    journal_rows,
+    listing,
+    report_text,
+    sheet_rows,
+    warehouse,
+    workbook,
+)
+
+from bangfu.cli import main
+from bangfu.review import journal
+from bangfu.review.returned import file_away, import_file, review_dirs
+from bangfu.review.values import AUDIT, EVIDENCE, VERDICT, parse
+from warehouse import tables
+from warehouse.store import Replacement
+
+
+@pytest.fixture
+def data(s_run, tmp_path, monkeypatch):
+    d = copy_data(s_run, tmp_path / "data")
+    monkeypatch.setenv("DAGSTER_HOME", str(d / "dagster_home"))
+    monkeypatch.delenv("BANGFU_WAREHOUSE_URL", raising=False)
+    return d
+
+
+# ---------------------------------------------------------------- values and the journal
+def test_values_and_aliases():
+    assert parse(VERDICT, "dismissed") == "排除" and parse(VERDICT, " Rectified ") == "已整改"
+    assert parse(VERDICT, "确认") == "确认" and parse(VERDICT, "done") is None
+    assert parse(EVIDENCE, "disagree") == "有异议" and parse(EVIDENCE, "无异议") == "无异议"
+    assert parse(AUDIT, 2) == parse(AUDIT, "2") == parse(AUDIT, 2.0) == AUDIT.values[1]
+    assert parse(AUDIT, "１.予以认可") == "1 予以认可" and parse(AUDIT, "4") is None
+
+
+def _j(key, value, note="", by="张三", **kw):
+    return journal.Judgment(YEAR, UNIT, "finding", key, value, note, by, "cli", **kw)
+
+
+def test_journal_appends_only_and_the_latest_row_is_current(tmp_path):
+    wh = warehouse(tmp_path)
+    assert len(journal.record(wh, [_j("a", "确认"), _j("b", "待核实")]).rows) == 1  # b: default
+    assert journal.record(wh, [_j("a", "确认", by="李四")]).rows == []  # equal: nothing added
+    journal.record(wh, [_j("a", "排除", note="不是问题")])
+    cur = journal.current(wh).to_dicts()
+    assert [(r["target_key"], r["value"], r["note"]) for r in cur] == [("a", "排除", "不是问题")]
+    assert [r["value"] for r in journal.history(wh, "a").to_dicts()] == ["确认", "排除"]
+    ids = [r["review_id"] for r in journal.all_rows(wh).to_dicts()]
+    assert ids == sorted(ids) and len(set(ids)) == 2
+    assert cur[0]["decided_at"].tzinfo is not None
+    # a workbook written before the last judgment would overwrite it: refused, nothing added
+    with pytest.raises(journal.ConflictError):
+        journal.record(wh, [_j("a", "确认")], written_at=datetime.now(UTC) - timedelta(minutes=5))
+    assert journal.all_rows(wh).height == 2
+    with pytest.raises(ValueError, match="append-only"):
+        Replacement(tables.reviews, {"year": YEAR})
+
+
+# ---------------------------------------------------------------- the command line
+def test_cli_refuses_whole_commands_and_records_nothing(data, capsys):
+    fids = [f["finding_id"] for f in findings(data)]
+    d = ["--data", str(data), "--no-render"]
+    cases = [
+        ["review", "set", fids[0], "--status", "bogus", "--by", "张三"],  # value
+        ["review", "set", fids[0], "nosuchfinding", "--status", "确认", "--by", "张三"],  # id
+        ["review", "set", fids[0], "--status", "排除", "--by", "张三"],  # note
+        ["review", "set", fids[0], "--status", "确认"],  # name
+        ["review", "opinion", "--year", "2019", "--unit", UNIT, "--rule", "NOPE",
+         "--evidence", "无异议", "--by", "张三"],  # no such 取证单
+        ["review", "opinion", "--year", "2019", "--unit", UNIT, "--form", "四",
+         "--audit", "1", "--by", "张三"],  # no such 底稿
+        ["review", "opinion", "--year", "2019", "--unit", UNIT, "--form", "五",
+         "--audit", "3", "--by", "张三"],  # 3 needs a note
+    ]  # fmt: skip
+    for argv in cases:
+        assert main([*argv, *d]) == 1, argv
+        err = capsys.readouterr().err
+        assert "已拒绝" in err, (argv, err)
+    out = capsys.readouterr()
+    assert journal_rows(data) == []
+    assert main(["review", "set", fids[0], "--by", "x", *d]) == 2  # --status missing: usage
+    assert main(["review", "opinion", "--year", "2019", "--unit", UNIT, "--by", "x", *d]) == 2
+    assert main(["review", "set", *fids[:2], "--status", "confirmed", "--by", "张三", *d]) == 0
+    assert [r["value"] for r in journal_rows(data)] == ["确认", "确认"]
+    assert main(["review", "list", "--status", "确认", "--data", str(data)]) == 0
+    out = capsys.readouterr().out
+    assert fids[0] in out and fids[1] in out and "共 2 条" in out
+    assert main(["review", "list", "--summary", "--data", str(data)]) == 0
+    assert "待核实" in capsys.readouterr().out
+
+
+def test_personal_data_in_notes_is_masked_when_printed(data, capsys):
+    fid = findings(data)[0]["finding_id"]
+    note = "核实人 330103199001011234，电话 13812345678"
+    d = ["--data", str(data), "--no-render"]
+    assert main(["review", "set", fid, "--status", "排除", "--note", note, "--by", "张三", *d]) == 0
+    assert journal_rows(data)[0]["note"] == note  # whole in the warehouse
+    assert main(["review", "history", fid, "--data", str(data)]) == 0
+    out = capsys.readouterr().out
+    assert "330103********1234" in out and "138****5678" in out
+    assert "330103199001011234" not in out and "13812345678" not in out
+
+
+# ---------------------------------------------------------------- the workbook round trip
+def test_filled_workbook_in_the_inbox_is_taken_by_the_next_run(data, s_run, tmp_path):
+    from pipelines.runner import run_pipeline
+
+    rows = findings(data)
+    keep, drop, fixed = rows[0]["finding_id"], rows[1]["finding_id"], rows[2]["finding_id"]
+    dropped = next(f for f in rows if f["finding_id"] == drop)
+    listed = listing(workbook(data))
+    qz = listed[keep]["取证单索引号"]
+    filled = fill(
+        workbook(data),
+        review_dirs(data)["inbox"] / f"{UNIT}-返回.xlsx",
+        verdicts={
+            keep: ("确认", "", "张三"),
+            drop: ("排除", "经核实属正常发放", "张三"),
+            fixed: ("rectified", "已追回", "李四"),
+        },
+        evidence={qz: ("有异议", "单位称已补正", "王五")},
+        audit={"DG-05": (1, "", "赵主审")},
+    )
+    lines: list[str] = []
+    # a one-county run of ANOTHER county still takes the inbox and re-renders this unit
+    summary = run_pipeline(
+        s_run["landing"], data, years=[YEAR], units=["330182"], echo=lines.append
+    )
+    assert summary.ok, lines
+    assert not filled.exists() and (review_dirs(data)["done"] / filled.name).exists()
+    got = journal_rows(data)
+    assert sorted((r["target_kind"], r["target_key"], r["value"]) for r in got) == sorted(
+        [
+            ("finding", keep, "确认"),
+            ("finding", drop, "排除"),
+            ("finding", fixed, "已整改"),
+            ("evidence", listed[keep]["规则"].split()[0], "有异议"),
+            ("workpaper", "五", AUDIT.values[0]),
+        ]
+    )
+    assert all(r["source"].startswith(f"workbook:{filled.name}#") for r in got)
+    _assert_outputs_show(data, keep, drop, fixed, dropped)
+    # the same file again adds nothing; full and one-county re-runs change nothing
+    again = fill(workbook(data), tmp_path / "again.xlsx")
+    assert import_file(warehouse(data), again).recorded == []
+    before = journal_rows(data)
+    assert run_pipeline(s_run["landing"], data, echo=lines.append).ok
+    assert run_pipeline(s_run["landing"], data, years=[YEAR], units=[UNIT], echo=lines.append).ok
+    assert journal_rows(data) == before
+    _assert_outputs_show(data, keep, drop, fixed, dropped)
+
+
+def _assert_outputs_show(data, keep, drop, fixed, dropped):
+    listed = listing(workbook(data))
+    assert listed[keep]["复核结论"] == "确认" and listed[keep]["复核人"] == "张三"
+    assert listed[drop]["复核结论"] == "排除" and listed[drop]["复核说明"] == "经核实属正常发放"
+    assert listed[drop]["取证单索引号"] == "（已排除）"
+    assert listed[fixed]["复核结论"] == "已整改"
+    excluded = sheet_rows(workbook(data), "已排除发现")
+    assert any(r[0] == drop and r[3] == "经核实属正常发放" for r in excluded)
+    evidence = " ".join(str(v) for r in sheet_rows(workbook(data), "二 审计取证单") for v in r if v)
+    assert drop not in evidence and keep in evidence and "有异议。说明：单位称已补正" in evidence
+    papers = " ".join(str(v) for r in sheet_rows(workbook(data), "一 审计工作底稿") for v in r if v)
+    assert "1 予以认可" in papers and "赵主审" in papers
+    index = " ".join(str(v) for r in sheet_rows(workbook(data), "目录") for v in r if v)
+    assert "确认 1 条，排除 1 条，已整改 1 条" in index
+    report = report_text(data)
+    assert "尚有" in report and "待核实" in report and "已追回" in report
+    assert dropped["detail"] not in report
+    above = " ".join(
+        str(v) for r in sheet_rows(workbook(data, unit="330100"), "目录") for v in r if v
+    )
+    assert "下级单位复核进度" in above and "排除 1 条" in above
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["not_bangfu", "unknown_id", "bad_value", "no_note", "no_name", "bad_audit", "conflict"],
+)
+def test_every_refusal_refuses_the_whole_file(data, tmp_path, case):
+    from openpyxl import Workbook
+
+    rows = findings(data)
+    ok_row = {rows[0]["finding_id"]: ("确认", "", "张三")}  # valid: must not be recorded either
+    src, path = workbook(data), tmp_path / f"{case}.xlsx"
+    expect = {
+        "not_bangfu": "不是 bangfu 写出的",
+        "unknown_id": "未知的 finding_id",
+        "bad_value": "不是可接受的复核结论",
+        "no_note": "必须填写说明",
+        "no_name": "缺少复核人",
+        "bad_audit": "不是可接受的审核意见",
+        "conflict": "冲突",
+    }[case]
+    if case == "not_bangfu":
+        wb = Workbook()
+        wb.active.append(["finding_id", "复核结论"])
+        wb.save(path)
+    elif case == "unknown_id":
+        fill(src, path, verdicts=ok_row)
+        from openpyxl import load_workbook
+
+        wb = load_workbook(path)
+        ws = wb["审计发现明细"]
+        ws.cell(3, 4).value = "ffffffffffffffffffff"
+        ws.cell(3, 16).value = "确认"
+        ws.cell(3, 18).value = "张三"
+        wb.save(path)
+    elif case == "bad_value":
+        fill(src, path, verdicts={**ok_row, rows[1]["finding_id"]: ("作废", "", "张三")})
+    elif case == "no_note":
+        fill(src, path, verdicts={**ok_row, rows[1]["finding_id"]: ("排除", "", "张三")})
+    elif case == "no_name":
+        fill(src, path, verdicts={**ok_row, rows[1]["finding_id"]: ("确认", "", "")})
+    elif case == "bad_audit":
+        fill(src, path, verdicts=ok_row, audit={"DG-06": ("4", "", "赵")})
+    else:  # conflict: recorded after the workbook was written
+        d = ["--data", str(data), "--no-render"]
+        fid = rows[1]["finding_id"]
+        assert (
+            main(["review", "set", fid, "--status", "排除", "--note", "重复", "--by", "李四", *d])
+            == 0
+        )
+        fill(src, path, verdicts={**ok_row, fid: ("确认", "", "张三")})
+    before = journal_rows(data)
+    inbox = review_dirs(data)["inbox"]
+    inbox.mkdir(parents=True)
+    dropped = shutil.copy(path, inbox / path.name)
+    outcome = import_file(warehouse(data), dropped)
+    assert not outcome.ok and expect in outcome.reasons(), outcome.reasons()
+    where = file_away(outcome, data, move=True)
+    assert where.parent == review_dirs(data)["refused"] and not dropped.exists()
+    reasons = where.with_suffix(".txt").read_text(encoding="utf-8")
+    assert expect in reasons
+    if case != "not_bangfu":
+        assert "工作表「" in reasons and "行" in reasons and "列" in reasons
+    assert journal_rows(data) == before
+    # the command line: exit 1, nothing recorded
+    assert main(["review", "import", str(path), "--data", str(data), "--no-render"]) == 1
+    assert journal_rows(data) == before
+
+
+def test_a_file_saved_by_libreoffice_round_trips(data, tmp_path):
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    if soffice is None:
+        missing("LibreOffice (soffice) is not installed")
+    rows = findings(data)
+    fid = rows[3]["finding_id"]
+    filled = fill(
+        workbook(data), tmp_path / "filled" / f"{UNIT}.xlsx",
+        verdicts={fid: ("排除", "与凭证核对无误", "张三")}, audit={"DG-08": ("2", "补充抽样", "赵主审")},
+    )  # fmt: skip
+    out = tmp_path / "lo"
+    proc = subprocess.run(
+        [soffice, f"-env:UserInstallation=file://{tmp_path}/lo-profile", "--headless",
+         "--convert-to", "xlsx:Calc MS Excel 2007 XML", "--outdir", str(out), str(filled)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    saved = out / filled.name
+    assert saved.exists(), proc.stdout + proc.stderr
+    outcome = import_file(warehouse(data), saved)
+    assert outcome.ok, outcome.reasons()
+    got = sorted((r["target_kind"], r["value"], r["note"]) for r in outcome.recorded)
+    assert got == [
+        ("finding", "排除", "与凭证核对无误"),
+        ("workpaper", AUDIT.values[1], "补充抽样"),
+    ]
+    assert [r["source"].split("#")[0] for r in outcome.recorded] == [f"workbook:{UNIT}.xlsx"] * 2
