@@ -281,3 +281,145 @@ def test_a_file_saved_by_libreoffice_round_trips(data, tmp_path):
         ("workpaper", AUDIT.values[1], "补充抽样"),
     ]
     assert [r["source"].split("#")[0] for r in outcome.recorded] == [f"workbook:{UNIT}.xlsx"] * 2
+
+
+# ---------------------------------------------------------------- concurrency and kills
+def _two_recorders_at_once(url, tmp_path, monkeypatch):
+    """A records and is held before its commit; B, deciding on the same target from a workbook
+    written before A's judgment, must wait for A and then see the conflict (not overwrite)."""
+    import threading
+    import time
+
+    from faultkit import PAUSE_ENV
+
+    from warehouse.store import Warehouse
+
+    flag = tmp_path / "paused.flag"
+    monkeypatch.setenv(PAUSE_ENV, f"reviews:insert={flag}")
+    wh_a, wh_b = Warehouse(url), Warehouse(url)
+    wh_a.create_all()
+    written = datetime.now(UTC) - timedelta(minutes=1)
+    got: dict = {}
+
+    def a():
+        got["a"] = journal.record(wh_a, [_j("x", "确认")], written_at=written)
+
+    def b():
+        try:
+            got["b"] = journal.record(wh_b, [_j("x", "排除", note="重复")], written_at=written)
+        except journal.ConflictError as exc:
+            got["b"] = exc
+
+    ta = threading.Thread(target=a)
+    ta.start()
+    deadline = time.monotonic() + 60
+    while not flag.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert flag.exists()
+    tb = threading.Thread(target=b)
+    tb.start()
+    time.sleep(1.0)
+    assert tb.is_alive(), "the second recorder did not wait for the first"
+    flag.unlink()
+    ta.join(60)
+    tb.join(60)
+    assert len(got["a"].rows) == 1 and isinstance(got["b"], journal.ConflictError)
+    assert journal.record(wh_b, [_j("y", "确认")], written_at=written).rows  # another target
+    rows = journal.all_rows(wh_a).to_dicts()
+    assert [(r["target_key"], r["value"]) for r in rows] == [("x", "确认"), ("y", "确认")]
+    wh_a.dispose()
+    wh_b.dispose()
+
+
+def test_two_imports_at_once_sqlite(tmp_path, monkeypatch):
+    _two_recorders_at_once(f"sqlite:///{tmp_path / 'wh.db'}", tmp_path, monkeypatch)
+
+
+def test_two_imports_at_once_postgresql(pg_url, tmp_path, monkeypatch):
+    _two_recorders_at_once(pg_url, tmp_path, monkeypatch)
+
+
+def test_kill_during_an_import_loses_nothing_and_records_nothing_half(data, tmp_path):
+    from faultkit import finish, kill_group, start_child, wait_for
+
+    rows = findings(data)
+    d = ["--data", str(data), "--no-render"]
+    assert main(["review", "set", rows[0]["finding_id"], "--status", "确认", "--by", "甲", *d]) == 0
+    before = journal_rows(data)
+    verdicts = {f["finding_id"]: ("确认", "", "张三") for f in rows[1:6]}
+    filled = fill(workbook(data), tmp_path / "in" / f"{UNIT}.xlsx", verdicts=verdicts)
+    flag = tmp_path / "paused.flag"
+    cli = ["-m", "bangfu.cli", "review", "import", str(filled), *d]
+    child = start_child(cli, data, pause=f"reviews:insert={flag}")
+    wait_for(flag.exists, child)
+    kill_group(child)
+    assert journal_rows(data) == before  # the uncommitted rows are gone, the old ones kept
+    assert not (review_dirs(data)["done"] / filled.name).exists()
+    code, out = finish(start_child(cli, data))
+    assert code == 0, out
+    after = journal_rows(data)
+    assert after[: len(before)] == before and len(after) == len(before) + 5
+
+
+# ---------------------------------------------------------------- the graph
+def test_a_judgment_rerenders_exactly_its_unit_and_those_above(data, capsys):
+    import dagster as dg
+
+    from assets.partitions import multi_key
+
+    fid = findings(data)[0]["finding_id"]
+    stamps = {p: p.stat().st_mtime_ns for p in (data / "workbooks").rglob("*.xlsx")}
+    argv = ["review", "opinion", "--year", "2019", "--unit", UNIT, "--form", "七", "--audit", "2",
+            "--note", "请补充 330103199001011234 的入户记录", "--by", "赵主审", "--data", str(data)]  # fmt: skip
+    assert main(argv) == 0, capsys.readouterr()
+    assert (
+        main(["review", "set", fid, "--status", "确认", "--by", "张三", "--data", str(data)]) == 0
+    )
+    changed = sorted(p.stem for p, t in stamps.items() if p.stat().st_mtime_ns != t)
+    assert changed == ["330000", "330100", UNIT], changed
+    assert all(p.parent.name == str(YEAR) for p, t in stamps.items() if p.stat().st_mtime_ns != t)
+    instance = dg.DagsterInstance.get()
+    got = instance.fetch_materializations(
+        dg.AssetRecordsFilter(
+            asset_key=dg.AssetKey("reviews"), asset_partitions=[str(multi_key(YEAR, UNIT))]
+        ),
+        limit=1,
+    ).records[0]
+    meta = got.asset_materialization.metadata
+    assert meta["复核结论_确认"].value == 1 and "下城区总工会" in meta["unit"].value
+    opinions = meta["opinions"].value
+    assert "330103********1234" in opinions and "330103199001011234" not in opinions
+    assert "责成采取进一步审计措施" in opinions
+    first_rule = findings(data)[0]["rule_code"]
+    from bangfu.forms.layouts import rule_info
+
+    assert f"{first_rule} {rule_info(first_rule).title}" in meta["by_rule"].value
+    papers = " ".join(str(v) for r in sheet_rows(workbook(data), "一 审计工作底稿") for v in r if v)
+    assert "2 责成采取进一步审计措施。说明：请补充" in papers
+
+
+def test_a_verdict_outlives_its_finding_and_applies_again_when_it_returns(data, s_run, tmp_path):
+    from pipelines.runner import run_pipeline
+
+    landing = tmp_path / "landing"
+    shutil.copytree(s_run["landing"], landing, symlinks=True)
+    target = next(
+        f for f in findings(data) if f["payment_no"] and (f["source_file"] or "").endswith(".csv")
+    )
+    fid, ledger = target["finding_id"], landing / target["source_file"]
+    original = ledger.read_bytes()
+    d = ["--data", str(data), "--no-render"]
+    assert main(["review", "set", fid, "--status", "确认", "--note", "", "--by", "张三", *d]) == 0
+    lines = original.split(b"\n")
+    ledger.write_bytes(b"\n".join(x for x in lines if target["payment_no"].encode() not in x))
+    log: list[str] = []
+    assert run_pipeline(landing, data, years=[YEAR], units=[UNIT], echo=log.append).ok, log
+    assert fid not in {f["finding_id"] for f in findings(data)}
+    gone = listing(workbook(data))[fid]
+    assert gone["取证单索引号"] == "已消除" and "本次数据不再出现" in gone["审计发现"]
+    assert gone["复核结论"] == "确认"
+    ledger.write_bytes(original)
+    assert run_pipeline(landing, data, years=[YEAR], units=[UNIT], echo=log.append).ok, log
+    back = listing(workbook(data))[fid]
+    assert back["复核结论"] == "确认" and back["取证单索引号"].startswith("QZ-")
+    assert [r["target_key"] for r in journal_rows(data)] == [fid]

@@ -206,30 +206,70 @@ def previous_block(ctx: Context) -> Block:
 
 def write_ident_sheet(wb, ctx: Context, written_at: datetime, groups) -> None:
     """The hidden sheet that says whose workbook this is: kind, year, unit, when written, and
-    the 取证单 and finding_ids it listed (so a returned file's rows can be told from made-up
-    ones). Key in column A, values from B."""
+    the 取证单, 底稿 and finding_ids it listed (so a returned file's rows can be told from
+    made-up ones) with what their input cells were pre-filled with (a row left as it was is
+    not a judgment, so it never conflicts with one recorded since). Key in column A."""
+    review: UnitReview = ctx.review
+
+    def shown(row: dict | None, value: str) -> list[str]:  # what an input row was pre-filled with
+        row = row or {}
+        return [value, row.get("note") or "", row.get("decided_by") or ""]
+
     rows = [
         ["kind", IDENT_KIND],
         ["year", str(ctx.year)],
         ["unit_code", str(ctx.unit.get("unit_code") or "")],
         ["written_at", written_at.isoformat()],
-        *(["evidence", g.index, g.rule] for g in groups),
+        *(
+            [
+                "evidence",
+                g.index,
+                g.rule,
+                *shown(
+                    review.evidence.get(g.rule),
+                    (review.evidence.get(g.rule) or {}).get("value") or "",
+                ),
+            ]
+            for g in groups
+        ),
+        *(
+            [
+                "workpaper",
+                f"DG-{form.num:02d}",
+                form.no,
+                *shown(
+                    review.workpapers.get(form.no),
+                    (review.workpapers.get(form.no) or {}).get("value") or "",
+                ),
+            ]
+            for form in FORMS
+        ),
         *(
             [
                 "finding",
                 f.get("finding_id") or "",
                 f.get("rule_code") or "",
                 f.get("subject_id") or "",
+                *shown(
+                    review.verdicts.get(f.get("finding_id") or ""),
+                    review.verdict(f.get("finding_id")),
+                ),
             ]
             for f in ctx.all_findings
         ),
         *(
-            ["finding", r["target_key"], r.get("rule_code") or "", r.get("subject_id") or ""]
-            for r in ctx.review.vanished
+            [
+                "finding",
+                r["target_key"],
+                r.get("rule_code") or "",
+                r.get("subject_id") or "",
+                *shown(r, r["value"]),
+            ]
+            for r in review.vanished
         ),
     ]
     block = Block(title="", rows=[[_c(v) for v in r] for r in rows], merge_labels=False)
-    write_sheet(wb, IDENT_SHEET, (12, 26, 30, 24), [block], protect=True)
+    write_sheet(wb, IDENT_SHEET, (12, 26, 30, 24, 12, 30, 12), [block], protect=True)
     wb.worksheets[-1].sheet_state = "hidden"
 
 

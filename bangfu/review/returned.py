@@ -89,6 +89,7 @@ class _Parsed:
     written_at: datetime
     findings: dict[str, tuple[str, str]]  # finding_id → (rule_code, subject_id) as written
     evidence: dict[str, str]  # 索引号 → rule_code
+    prefilled: dict[tuple[str, str], tuple[str, str, str]]  # (kind, key) → value, note, by
     judgments: list[journal.Judgment]
     problems: list[Problem]
 
@@ -155,13 +156,14 @@ def parse_returned(path: Path, source: str) -> _Parsed | list[Problem]:
             return [
                 Problem(rs.IDENT_SHEET, None, "", "", "标识工作表已损坏（年度、单位或写出时间）")
             ]
-        findings = {
-            r[1]: (r[2] if len(r) > 2 else "", r[3] if len(r) > 3 else "")
-            for r in rows
-            if r[0] == "finding"
-        }
-        evidence = {r[1]: r[2] for r in rows if r[0] == "evidence" and len(r) > 2}
-        out = _Parsed(year, unit, written_at, findings, evidence, [], [])
+        rows = [r + [""] * (7 - len(r)) for r in rows]
+        findings = {r[1]: (r[2], r[3]) for r in rows if r[0] == "finding"}
+        evidence = {r[1]: r[2] for r in rows if r[0] == "evidence"}
+        prefilled = {("finding", r[1]): (r[4], r[5], r[6]) for r in rows if r[0] == "finding"}
+        prefilled.update(
+            {(r[0], r[2]): (r[3], r[4], r[5]) for r in rows if r[0] in ("evidence", "workpaper")}
+        )
+        out = _Parsed(year, unit, written_at, findings, evidence, prefilled, [], [])
         _read_listing(wb, out, source)
         _read_opinions(wb, out, source)
         return out
@@ -192,6 +194,11 @@ def _judgment(
             )
         return
     value = parse(kind, typed)
+    before = out.prefilled.get((kind.name, key))
+    if before is not None and value is not None:
+        was = parse(kind, before[0]) if before[0] else None
+        if (was, before[1], before[2]) == (value, note_s, by_s):
+            return  # left as written: not a judgment
     if value is None:
         out.problems.append(
             Problem(
