@@ -348,12 +348,13 @@ def pick_up_inbox(data: Path, echo: Echo) -> list[tuple[int, str]]:
 
 def with_units_above(keys: Iterable[tuple[int, str]], units) -> list[tuple[int, str]]:
     """The keys and, for each, the same year's units above its unit (whose outputs count the
-    findings below them)."""
+    findings below them), and the unit's next year (its 上年度问题整改情况 lists this year's
+    confirmed findings; a year not registered is left out when the runs are made)."""
     from bangfu.review.state import ancestors_of
 
     out = set()
     for year, unit in keys:
-        out.add((year, unit))
+        out.update({(year, unit), (year + 1, unit)})
         if units is not None:
             out.update((year, a) for a in ancestors_of(units, unit))
     return sorted(out)

@@ -23,7 +23,7 @@ from dagster._core.storage.tags import (
 from assets.partitions import split_keys, unit_year_partitions, units_partitions, years_partitions
 from bangfu.landing_watch import fingerprint, partition_of
 from pipelines.automation import encode_cursor, landing_sensor, nightly_schedule
-from resources import LandingResource, WarehouseResource
+from resources import DataResource, LandingResource, WarehouseResource
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 
@@ -40,10 +40,18 @@ def ledger_partitions(landing: Path) -> set[tuple[int, str]]:
     return {k for rel in fingerprint(landing) if (k := partition_of(rel)) is not None}
 
 
-def tick(instance: dg.DagsterInstance, landing: Path, cursor: str | None):
-    """One sensor evaluation; dynamic-partition requests applied like the daemon does."""
+def tick(instance: dg.DagsterInstance, landing: Path, cursor: str | None, data: Path | None = None):
+    """One sensor evaluation; dynamic-partition requests applied like the daemon does. ``data``:
+    the data folder (whose reviews/inbox/ the sensor also takes); default beside the landing."""
+    data = data or landing.parent / f"{landing.name}-data"
     ctx = dg.build_sensor_context(
-        instance=instance, cursor=cursor, resources={"landing": LandingResource(path=str(landing))}
+        instance=instance,
+        cursor=cursor,
+        resources={
+            "landing": LandingResource(path=str(landing)),
+            "data": DataResource(path=str(data)),
+            "warehouse": WarehouseResource(data_path=str(data)),
+        },
     )
     result = landing_sensor(ctx)
     if isinstance(result, dg.SensorResult):

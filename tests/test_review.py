@@ -423,3 +423,72 @@ def test_a_verdict_outlives_its_finding_and_applies_again_when_it_returns(data, 
     back = listing(workbook(data))[fid]
     assert back["复核结论"] == "确认" and back["取证单索引号"].startswith("QZ-")
     assert [r["target_key"] for r in journal_rows(data)] == [fid]
+
+
+def test_the_sensor_takes_the_inbox_and_requests_the_affected_outputs(data):
+    import dagster as dg
+    from test_automation import covered, tick
+
+    rows = findings(data)
+    filled = fill(
+        workbook(data),
+        review_dirs(data)["inbox"] / "返回.xlsx",
+        verdicts={rows[0]["finding_id"]: ("确认", "", "张三")},
+    )
+    instance = dg.DagsterInstance.get()
+    result = tick(instance, data / "landing-unused", None, data=data)
+    reqs = [r for r in result.run_requests if r.job_name == "output_stage_job"]
+    got = set().union(*(covered(instance, r) for r in reqs))
+    assert {(YEAR, UNIT), (YEAR, "330100"), (YEAR, "330000")} <= got
+    assert all(y == YEAR for y, _u in got)  # 2020 is not a year of the data
+    assert not filled.exists() and (review_dirs(data)["done"] / filled.name).exists()
+    assert [r["value"] for r in journal_rows(data)] == ["确认"]
+
+
+def test_last_years_confirmed_findings_are_followed_up_by_subject(data):
+    last = findings(data, year=YEAR - 1)
+    now = {f["subject_id"] for f in findings(data)}
+    again = next(f for f in last if f["subject_id"] in now)
+    fixed = next(f for f in last if f["subject_id"] not in now)
+    assert (
+        again["finding_id"]
+        != next(f for f in findings(data) if f["subject_id"] == again["subject_id"])["finding_id"]
+    )
+    d = ["--data", str(data)]
+    assert (
+        main(
+            [
+                "review",
+                "set",
+                again["finding_id"],
+                "--status",
+                "确认",
+                "--by",
+                "张三",
+                *d,
+                "--no-render",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "review",
+                "set",
+                fixed["finding_id"],
+                "--status",
+                "已整改",
+                "--note",
+                "已退回",
+                "--by",
+                "张三",
+                *d,
+            ]
+        )
+        == 0
+    )
+    rows = sheet_rows(workbook(data), "上年度问题整改情况")
+    status = {r[0]: r[4] for r in rows if r and r[0] in (again["finding_id"], fixed["finding_id"])}
+    assert status == {again["finding_id"]: "仍存在", fixed["finding_id"]: "已整改"}
+    assert "上年度问题整改情况" in report_text(data) and "仍存在" in report_text(data)
