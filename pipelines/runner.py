@@ -8,6 +8,7 @@ whole range with polars. Runs go to the instance in $DAGSTER_HOME and show in th
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import re
 import time
@@ -382,6 +383,41 @@ def _render_units(defs, instance, keys, year_order, unit_order, run_config, echo
     return ok
 
 
+# the settings the workbooks read (thresholds printed beside the rates)
+_WORKBOOK_SETTINGS = ("missed_rate_alert", "wrong_exit_rate_alert", "recognition_rate_min")
+
+
+def _settings_in_force(data: Path, keys) -> dict:
+    """The workbook thresholds of the run that wrote these partitions' findings (a run with
+    ``--settings``), so a re-render after a judgment does not fall back to the defaults."""
+    from sqlalchemy import select
+
+    from bangfu.settings import AuditSettings
+
+    wh = Warehouse(default_url(data))
+    f, rs = tables.findings, tables.run_settings
+    try:
+        with wh.engine.connect() as conn:
+            hashes = conn.execute(
+                select(f.c.settings_hash)
+                .where(
+                    f.c.year.in_({y for y, _u in keys}), f.c.unit_code.in_({u for _y, u in keys})
+                )
+                .distinct()
+            ).fetchall()
+            if len(hashes) != 1:  # none, or several runs' settings: keep the defaults
+                return {}
+            rows = conn.execute(
+                select(rs.c.key, rs.c.value).where(
+                    rs.c.settings_hash == hashes[0][0], rs.c.key.in_(_WORKBOOK_SETTINGS)
+                )
+            ).fetchall()
+    finally:
+        wh.dispose()
+    default = AuditSettings()
+    return {k: float(v) for k, v in rows if float(v) != getattr(default, k)}
+
+
 def rematerialise(
     data: Path,
     keys: Iterable[tuple[int, str]],
@@ -407,6 +443,11 @@ def rematerialise(
         with data_lock(data, echo), set_defs_state_storage(instance.defs_state_storage):
             defs = definitions.build_defs(landing, data)
             run_config: dict = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+            overrides = _settings_in_force(data, keys)
+            if overrides:
+                run_config["resources"] = {
+                    "audit_settings": {"config": {"overrides_json": json.dumps(overrides)}}
+                }
             echo(f"重新生成 {len(keys)} 个（年度，单位）的工作簿与报告 …")
             return _render_units(
                 defs,
