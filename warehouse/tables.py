@@ -83,11 +83,11 @@ findings = Table(
     Column("source_sheet", String(32), nullable=True),
     Column("source_row", Integer, nullable=True),
     Column("settings_hash", String(64), nullable=False),
+    # finding_id's hash without the year: the same problem of the same subject across years
+    Column("subject_id", String(40), nullable=True),
     # which asset wrote the row: per-unit rules, cross-unit rules, roll-up rules. Each is
     # replaced on its own, so re-running one county never touches another stage's rows.
     Column("stage", String(16), nullable=False),
-    # finding_id's hash without the year: the same problem of the same subject across years
-    Column("subject_id", String(40), nullable=True),
     Index("ix_findings_partition", "year", "unit_code", "stage"),
     Index("ix_findings_rule", "rule_code"),
 )
