@@ -1,4 +1,5 @@
-# bangfu — the two set-up commands are `make demo` and `make test` (see README.md).
+# bangfu — the two set-up commands are `make demo` and `make test` (see README.md);
+# `make check` is the developers' quick loop.
 SHELL := /bin/bash
 PYTHON ?= python3.11
 export UV_PYTHON_DOWNLOADS := never
@@ -8,7 +9,7 @@ VENV := .venv
 DATA ?= data
 PACKAGES := bangfu assets pipelines resources checks warehouse bench
 
-.PHONY: demo test lint format ui bench clean
+.PHONY: demo test check system-deps lint format ui pictures docs bench clean
 
 # uv manages the environment; bootstrap it with pip when the machine has none.
 .tools/bin/uv:
@@ -16,10 +17,10 @@ PACKAGES := bangfu assets pipelines resources checks warehouse bench
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet uv
 
-# Bytecode is compiled once here: every bangfu process (CLI, Dagster run, pool worker, test)
-# would otherwise compile Dagster & co. and our own modules from source at start-up, about
-# 3 s each, where PYTHONDONTWRITEBYTECODE keeps Python from caching it. (An edited module's
-# bytecode is stale and simply not used.)
+# Bytecode is compiled once here: where PYTHONDONTWRITEBYTECODE keeps Python from caching it,
+# every bangfu process (CLI, Dagster run, pool worker, test) would otherwise compile Dagster &
+# co. and our own modules from source at each start-up. (An edited module's bytecode is stale
+# and simply not used.)
 $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen --all-extras --compile-bytecode
 	$(VENV)/bin/python -m compileall -q $(PACKAGES)
@@ -28,10 +29,23 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 demo: $(VENV)/.synced
 	$(VENV)/bin/bangfu demo --data $(DATA)
 
-test: $(VENV)/.synced
+# The whole suite. Its system packages (LibreOffice, Chromium, nginx …) are installed first
+# when missing (as root; otherwise the script prints the apt-get line to run). Some tests also
+# need PostgreSQL at 127.0.0.1:5432 and Redis at 127.0.0.1:6379 (.ci/run starts them).
+test: system-deps $(VENV)/.synced
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/python -m pytest -q
+
+# The quick loop: lint, format check and the tests that need no service, browser, office suite
+# or end-to-end run (the marks are in pyproject.toml and tests/conftest.py).
+check: $(VENV)/.synced
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/python -m pytest -q -m "not slow and not postgres and not browser and not office"
+
+system-deps:
+	@bash scripts/system-deps.sh
 
 lint: $(VENV)/.synced
 	$(VENV)/bin/ruff check .
@@ -45,6 +59,14 @@ format: $(VENV)/.synced
 ui: $(VENV)/.synced
 	BANGFU_DATA=$(DATA) DAGSTER_HOME=$(abspath $(DATA))/dagster_home DAGSTER_EVENT_BATCH_SIZE=1000 \
 	  $(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+# The README's pictures (docs/img/) from the demo's outputs: run `make demo` first.
+pictures: system-deps $(VENV)/.synced
+	$(VENV)/bin/python scripts/pictures.py --data $(DATA)
+
+# The tables of docs/ that are made from the code (a test fails when they are stale).
+docs: $(VENV)/.synced
+	$(VENV)/bin/python -m bangfu.docgen
 
 bench: $(VENV)/.synced
 	$(VENV)/bin/python -m bench

@@ -28,7 +28,7 @@ META_DESCRIPTIONS = {
 FINDINGS_DESCRIPTIONS = {
     "year": "台账年度",
     "unit_code": "账上记载该对象的单位",
-    "rule_code": "规则代码（rules.md）",
+    "rule_code": "规则代码（docs/RULES.md）",
     "severity": "严重程度：高 / 中 / 低",
     "id_number": "当事人身份证号（仓库与工作簿中完整保存，界面与日志中脱敏）",
     "archive_no": "档案编号",

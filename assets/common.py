@@ -5,6 +5,7 @@ import polars as pl
 
 from assets.partitions import split_keys
 from bangfu.lake import Lake
+from pipelines.dagster_private import add_partition_metadata_at_once
 
 OWNER = "team:bangfu-audit"
 
@@ -42,31 +43,11 @@ def add_partition_metadata(
 
     Dagster 1.13's add_asset_metadata checks the key by listing the run's whole partition range
     on every call (instance queries for both dynamic dimensions, one key object per partition),
-    0.47 s a call at scale L's 9,648 keys, and its accumulator copies every partition's metadata
-    on each add. Here the run's keys are listed once and the accumulator is rebuilt once. Both
-    rely on where this Dagster version keeps the step's metadata; if that is not found, the
-    public call is used as it is."""
-    step = getattr(context, "_step_execution_context", None)
-    accumulator = getattr(step, "_metadata_accumulator", None)
-    try:
-        from dagster._core.execution.context.metadata_logging import (
-            AssetMetadataHandle,
-            OutputMetadataAccumulator,
-        )
-    except ImportError:  # another Dagster: the public (slow) way
-        accumulator = None
-    if accumulator is None or not hasattr(accumulator, "per_output_metadata"):
-        for key, metadata in entries:
-            context.add_asset_metadata(metadata, partition_key=key)
+    so a call costs time in proportion to the range, and its accumulator copies every
+    partition's metadata on each add. Here the run's keys are listed once and the accumulator
+    is rebuilt once (pipelines.dagster_private); where this Dagster keeps the step's metadata
+    elsewhere, the public call is used as it is."""
+    if add_partition_metadata_at_once(context, entries):
         return
-    targeted = set(context.partition_keys)
-    asset_key = context.assets_def.key
-    merged = dict(accumulator.per_output_metadata)
-    for key, metadata in entries:
-        if key not in targeted:
-            raise dg.DagsterInvariantViolationError(
-                f"Attempted to add metadata for partition key '{key}' that is not being targeted."
-            )
-        handle = AssetMetadataHandle(asset_key=asset_key, partition_key=key)
-        merged[handle] = {**merged.get(handle, {}), **metadata}
-    step._metadata_accumulator = OutputMetadataAccumulator(per_output_metadata=merged)
+    for key, metadata in entries:  # another Dagster: the public (slow) way
+        context.add_asset_metadata(metadata, partition_key=key)

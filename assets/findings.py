@@ -51,7 +51,7 @@ def findings_metadata(frame: pl.DataFrame) -> dict:
     automation_condition=EAGER,
     check_specs=FINDINGS_CHECKS,
     description=(
-        "本单位审计发现：发放、档案、账簿、单位四类规则（rules.md），每条发现附依据与证据位置。"
+        "本单位审计发现：发放、档案、账簿、单位四类规则（docs/RULES.md），每条发现附依据与证据位置。"
         " Per (year, unit): every payment, archive-record, ledger and unit rule over the unit's"
         " own ledger, with its detail, basis and source row."
     ),

@@ -14,4 +14,4 @@ from resources import AuditSettingsResource
 
 
 def settings(resource: AuditSettingsResource) -> AuditSettings:
-    return AuditSettings.from_mapping(resource.overrides())
+    return resource.settings()

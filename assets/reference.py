@@ -140,12 +140,16 @@ def landing_inventory(
         context.log.error(f"拒收 {r.path}：{r.message}")
     per_year = {}
     for (y, _u), f in scan.files.items():
-        per_year.setdefault(y, {"xlsx": 0, "csv": 0})[f.form] += 1
+        counts = per_year.setdefault(y, {"xlsx": 0, "csv": 0})
+        counts[f.form] = counts.get(f.form, 0) + 1
     return dg.MaterializeResult(
         metadata={
             "years": ", ".join(str(y) for y in scan.years) or "无",
             "ledger_files": len(scan.files),
             "rejected_files": len(scan.orphans) + sum(len(v) for v in scan.rejections.values()),
-            **{f"files_{y}": f"xlsx {c['xlsx']} / csv {c['csv']}" for y, c in per_year.items()},
+            **{
+                f"files_{y}": " / ".join(f"{form} {n}" for form, n in c.items())
+                for y, c in per_year.items()
+            },
         }
     )

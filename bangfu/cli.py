@@ -1,4 +1,4 @@
-"""`bangfu` — the command line of outputs.md.
+"""`bangfu` — the command line of docs/OUTPUTS.md.
 
 Exit status: 0 every partition asked for materialised; 1 some failed (all others finished, the
 failures named); 2 usage errors.
@@ -38,6 +38,24 @@ def _unit(spec: str) -> str:
     return spec.strip()
 
 
+def _workbook_shares(text: str) -> dict[str, float]:
+    """``xls=0.1,ods=0.1`` → {"xls": 0.1, "ods": 0.1}."""
+    from bangfu.generate.writer import WORKBOOK_FORMS
+
+    out: dict[str, float] = {}
+    for part in filter(None, text.split(",")):
+        form, _, share = part.partition("=")
+        try:
+            out[form.strip().lstrip(".")] = float(share)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"应为 xls=0.1,ods=0.1 的形式：{text}") from None
+    if set(out) - set(WORKBOOK_FORMS) or sum(out.values()) > 1 or min(out.values(), default=0) < 0:
+        raise argparse.ArgumentTypeError(
+            f"格式只能是 {'/'.join(WORKBOOK_FORMS)}，比例之和不超过 1：{text}"
+        )
+    return out
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="bangfu", description="帮扶资金、送温暖资金专项审计流水线 (trade-union fund audit)"
@@ -53,6 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--years", type=_years, default=(2017, 2018, 2019))
     g.add_argument("--bad-files", action="store_true", help="也生成整文件拒收的样例")
+    g.add_argument(
+        "--formats",
+        type=_workbook_shares,
+        default=None,
+        metavar="xls=0.1,ods=0.1",
+        help="工作簿台账中另存为 .xls / .ods 的比例（需要 LibreOffice）",
+    )
 
     r = sub.add_parser("run", help="物化资产图 / materialise the asset graph")
     r.add_argument("--landing", type=Path, required=True)
@@ -134,6 +159,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def cmd_generate(args) -> int:
     from bangfu.generate.landing import generate
+    from bangfu.generate.office import soffice
+
+    if args.formats and any(args.formats.values()) and soffice() is None:
+        print(
+            "--formats 需要 LibreOffice（soffice）把台账另存为 .xls / .ods，请先安装，或去掉该选项。",
+            file=sys.stderr,
+        )
+        return 1
 
     t = time.perf_counter()
     info = generate(
@@ -142,6 +175,7 @@ def cmd_generate(args) -> int:
         seed=args.seed,
         years=args.years,
         bad_files=args.bad_files,
+        workbook_shares=args.formats,
         progress=_progress_printer("写出台账"),
     )
     print(f"已生成 {args.scale} 规模落地目录：{args.out}（{time.perf_counter() - t:.1f} 秒）")
@@ -184,6 +218,10 @@ def cmd_demo(args) -> int:
 
     landing = args.data / "landing"
     t = time.perf_counter()
+    # The demo makes its data folder, which will hold (synthetic) personal data: private from
+    # the start, before the landing folder inside it would create it with the umask's mode. A
+    # folder the user made stays as it is (the run warns when others can read it).
+    args.data.mkdir(parents=True, exist_ok=True, mode=0o700)
     if not (landing / "reference" / "units.csv").exists():
         print(f"生成示例落地目录（S 规模）→ {landing}")
         generate(

@@ -7,19 +7,11 @@ from __future__ import annotations
 
 import polars as pl
 
+from bangfu.kinds import KINDS
 from bangfu.sheets import SheetSpec
 
-# polars dtype of each column kind of bangfu.sheets
-KIND_DTYPES: dict[str, pl.DataType] = {
-    "text": pl.String(),
-    "code": pl.String(),
-    "id": pl.String(),
-    "phone": pl.String(),
-    "enum": pl.String(),
-    "date": pl.Date(),
-    "amount": pl.Float64(),  # 元, rounded to the cent; rules compare in integer cents
-    "int": pl.Int64(),
-}
+# polars dtype of each column kind of bangfu.sheets (the table is bangfu.kinds.KINDS)
+KIND_DTYPES: dict[str, pl.DataType] = {name: kind.dtype for name, kind in KINDS.items()}
 
 # lake "ingest_status": one row per (year, unit) partition, what its ingest found
 INGEST_STATUS_SCHEMA: dict[str, pl.DataType] = {

@@ -214,17 +214,19 @@ def _settled(group: _Group) -> list[_Written]:
     return [w for w, _f in group]
 
 
-# Below this much ledger data (file bytes) a run reads in this process: a spawned worker costs
-# about 2 s of imports, more than it saves on a few small ledgers.
+# Below this much ledger data (file bytes) a run reads in this process: a spawned worker first
+# imports polars, pandera and our modules, which costs more than it saves on a few small ledgers.
 PROCESS_MIN_BYTES = 32 * 1024**2
 # Task sizes, as parts of a worker's share of the work: at most a quarter (results, warehouse
 # rows and progress come back as tasks finish), at least a twentieth (the last tasks are that
 # small, so the workers finish within about that much of each other).
 LARGEST_TASK_PART = 4
 SMALLEST_TASK_PART = 20
-# Reading an xlsx byte costs about three times a CSV byte (xlsx is zipped XML): M's 106 MB of
-# xlsx took 3 times the CPU of its 116 MB of CSV.
+# Reading an xlsx byte costs about three times a CSV byte (xlsx is zipped XML, inflated and
+# parsed; the measurement is in docs/PERFORMANCE.md).
 XLSX_COST_PER_BYTE = 3
+# the zipped workbook forms weigh as xlsx; an .xls (uncompressed BIFF) and CSV by their bytes
+ZIPPED_FORMS = frozenset({"xlsx", "xlsm", "ods"})
 
 
 @dataclass
@@ -299,7 +301,7 @@ def _task_groups(
     long while another finishes (eight equal tasks left one worker idle for the last 9 % of
     an ingest at M)."""
     costs = [
-        n * (XLSX_COST_PER_BYTE if f.form == "xlsx" else 1)
+        n * (XLSX_COST_PER_BYTE if f.form in ZIPPED_FORMS else 1)
         for f, n in zip(files, sizes, strict=True)
     ]
     left = sum(costs)
@@ -381,8 +383,8 @@ def _write_lake(lake: Lake, w: _Written) -> None:
 
 def _write_warehouse(warehouse: Warehouse, batch: list[_Written]) -> None:
     """One transaction for the batch; inside it each partition's rows are deleted and inserted."""
-    # imported here: the reading worker processes never write the warehouse (SQLAlchemy's
-    # import is about 0.4 s of each worker's start)
+    # imported here: the reading worker processes never write the warehouse, so they need not
+    # pay for importing SQLAlchemy when they start
     from warehouse import tables
     from warehouse.store import Replacement, now
 

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import polars as pl
 
+from bangfu.faultpoints import pause_point  # tests only: a run paused mid-write
+
 FILE_NAME = "data.parquet"
 # A temporary file is older than this only when its writer died (one write takes seconds).
 STALE_TEMP_SECONDS = 3600
@@ -112,8 +114,8 @@ class Lake:
         if not files:
             return pl.DataFrame(schema=schema) if schema else pl.DataFrame()
         if len(files) > 1:
-            # one multi-file scan reads the files in parallel: at scale L a findings chunk's
-            # eleven sheets of 300 units took 3.9 s file by file, 0.8 s so
+            # one multi-file scan reads the files in parallel: a findings chunk is thousands of
+            # small files (eleven sheets of hundreds of units), which file by file is slow
             try:
                 return pl.scan_parquet(
                     files, hive_partitioning=False, missing_columns="insert"
@@ -215,35 +217,10 @@ def sweep_stale_temp(roots: Iterable[Path], *, max_age: float = STALE_TEMP_SECON
 
 
 def _hidden_temp_files(root: Path) -> Iterator[Path]:
-    """``root/**/.*.tmp``; os.walk (scandir) is 3× faster than Path.rglob over a national lake
-    (0.9 s against 2.9 s for 3,216 units)."""
+    """``root/**/.*.tmp``; os.walk (scandir, which gets each entry's type with the listing)
+    rather than Path.rglob, the slower of the two over a national lake's tens of thousands of
+    folders."""
     for folder, _dirs, files in os.walk(root):
         for name in files:
             if name.startswith(".") and name.endswith(".tmp"):
                 yield Path(folder) / name
-
-
-# ---------------------------------------------------------------- fault-injection hook
-# FOR TESTS ONLY (tests/test_faults.py, tests/test_concurrency.py). When the environment holds
-# BANGFU_TEST_PAUSE_AT="<point>=<flag file>", the first time this process reaches <point> it
-# writes its pid to <flag file> and waits until the test deletes that file (or kills the
-# process): a deterministic place to kill -9 a run or to drop its database connection. Points:
-# "lake:<dataset>" (temporary Parquet written, not yet renamed into place) and
-# "warehouse:<table>" (inside Warehouse.replace's transaction, that table's rows deleted and
-# inserted, not committed). Unset — always, outside those tests — it costs one dict lookup.
-PAUSE_ENV = "BANGFU_TEST_PAUSE_AT"
-_paused: set[str] = set()
-
-
-def pause_point(point: str) -> None:
-    spec = os.environ.get(PAUSE_ENV)
-    if not spec:
-        return
-    want, _, flag = spec.partition("=")
-    if want != point or spec in _paused or not flag:
-        return
-    _paused.add(spec)
-    Path(flag).write_text(str(os.getpid()), encoding="utf-8")
-    deadline = time.monotonic() + 600
-    while os.path.exists(flag) and time.monotonic() < deadline:
-        time.sleep(0.02)

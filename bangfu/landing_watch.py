@@ -15,7 +15,9 @@ from pathlib import Path
 
 Fingerprint = dict[str, tuple[int, int, str]]
 
-_LEDGER_XLSX = re.compile(r"^ledgers/([0-9]{4})/([0-9]{6})\.xlsx$")
+# a unit-year's file in any form (.xlsx, .xlsm, .xls, .ods, or an unreadable one such as .et: the
+# ingest then refuses that partition with what to do), or a sheet of its CSV folder
+_LEDGER_FILE = re.compile(r"^ledgers/([0-9]{4})/([0-9]{6})\.[^./]+$")
 _LEDGER_CSV = re.compile(r"^ledgers/([0-9]{4})/([0-9]{6})/[^/]+\.csv$")
 
 
@@ -78,7 +80,7 @@ class LandingChanges:
 
 
 def partition_of(rel: str) -> tuple[int, str] | None:
-    m = _LEDGER_XLSX.match(rel) or _LEDGER_CSV.match(rel)
+    m = _LEDGER_FILE.match(rel) or _LEDGER_CSV.match(rel)
     return (int(m[1]), m[2]) if m else None
 
 

@@ -156,7 +156,16 @@ _NUMBER = r"^([+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,2})?)$"
 def parse_amount(e: pl.Expr | str) -> pl.Expr:
     """Money in 元: numbers, or text with 元, thousands separators or full-width digits →
     Float64 rounded to the cent; anything else → null."""
-    return _number_text(e).str.extract(_NUMBER, 1).cast(pl.Float64).round(2)
+    return _to_cents(_number_text(e).str.extract(_NUMBER, 1).cast(pl.Float64))
+
+
+# Past this a float holds no cents to round to, and polars' round(2) (x·100, rounded, ÷100) can
+# move such a value by one unit of its last place (1e21 → 9.999999999999999e20).
+_CENTS_EXACT_BELOW = 1e15
+
+
+def _to_cents(v: pl.Expr) -> pl.Expr:
+    return pl.when(v.abs() < _CENTS_EXACT_BELOW).then(v.round(2)).otherwise(v)
 
 
 def parse_int(e: pl.Expr | str) -> pl.Expr:
@@ -299,19 +308,3 @@ def may_look_scientific(e: pl.Expr | str) -> pl.Expr:
     """False only where ``looks_scientific`` is surely False: ASCII text without e or E (NFKC
     changes no ASCII text, and the pattern needs an e)."""
     return _col(e).str.contains(r"[eE]|[^\x00-\x7f]").fill_null(False)
-
-
-FAST_PARSERS = {
-    "date": parse_date_fast,
-    "amount": parse_amount_fast,
-    "int": parse_int_fast,
-    "id": normalise_id_fast,
-    "phone": normalise_phone_fast,
-}
-FULL_PARSERS = {
-    "date": parse_date,
-    "amount": parse_amount,
-    "int": parse_int,
-    "id": normalise_id,
-    "phone": normalise_phone,
-}

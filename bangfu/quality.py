@@ -248,7 +248,7 @@ def report_digest(report: QualityReport) -> str:
 
 def save_quality_workbook(path: Path, report: QualityReport) -> bool:
     """Write the workbook unless the file there already shows this report: True when written.
-    At national scale the workbook takes ~14 s of openpyxl for ~400,000 cells, and a night with
+    At national scale the workbook holds hundreds of thousands of cells, and a night with
     no new ledger, or a one-county re-run whose quarantine did not change, would rewrite the
     same report. The digest travels inside the workbook (a custom document property), so there
     is no second file to keep in step."""

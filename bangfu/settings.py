@@ -1,4 +1,4 @@
-"""Audit settings: every threshold, vocabulary and cap of rules.md, typed, with the spec's defaults.
+"""Audit settings: every threshold, vocabulary and cap of docs/RULES.md, typed, with defaults.
 
 A run may override any of them (``AuditSettings.from_mapping`` / ``.overrides``); the run records
 what it used in ``run_settings`` (``.rows()``) and stamps every finding with ``.hash()``.
@@ -14,7 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-# Default severities (rules.md). Kept here, not in the rule registry, because they are settings.
+# Default severities (docs/RULES.md). Kept here, not in the rule registry, because they are
+# settings; the rules' order is the registry's (bangfu.rules.registry.ORDER).
 DEFAULT_SEVERITIES: dict[str, str] = {
     "PAY_UNARCHIVED": "高",
     "PAY_OUTSIDE_ARCHIVE_PERIOD": "高",
@@ -147,6 +148,15 @@ class AuditSettings:
     # ------------------------------------------------------------------ look-ups
     def severity(self, rule_code: str) -> str:
         return dict(self.severities).get(rule_code, DEFAULT_SEVERITIES[rule_code])
+
+    def rate_alerts(self) -> dict[str, float]:
+        """The evaluation rates' alert limits (EVAL_RATE_ALERT) by metrics column: the 预警标准
+        the forms print next to each rate."""
+        return {
+            "missed_rate": self.missed_rate_alert,
+            "wrong_exit_rate": self.wrong_exit_rate_alert,
+            "recognition_rate": self.recognition_rate_min,
+        }
 
     def cap_months(self, year: int, kind: str) -> int:
         """Months of dibao in the yearly cap of 生活救助 ('living') or 助学救助 ('education')."""

@@ -1,4 +1,4 @@
-"""The input contract as data: every reference file and ledger sheet of input-ledgers.md.
+"""The input contract as data: every reference file and ledger sheet of docs/INPUT-LEDGERS.md.
 
 One table of sheet specs, read by one reader (bangfu.readers), written by one generator
 (bangfu.generate) and checked by one family of pandera schemas (checks.schemas). Nothing here
@@ -14,14 +14,14 @@ Column kinds:
 - ``int``    a whole number → pl.Int64
 - ``enum``   text with every space removed, compared with ``vocab`` by the schema only where
              ``strict_vocab`` is set (otherwise kept as written; the rules decide what it means)
+
+What each kind means to the pipeline (dtype, parsers, quarantine reasons) is one table:
+``bangfu.kinds.KINDS``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-# Where the lake keeps each canonical frame: <data>/lake/<sheet.key>/year=<Y>/unit=<code>/data.parquet
-META_COLUMNS = ("year", "unit_code", "source_file", "source_sheet", "source_row")
 
 FUNDS = ("中央财政专项帮扶资金", "送温暖资金", "工会经费", "地方财政")
 CATEGORIES = ("生活救助", "助学救助", "医疗救助", "职业培训", "职业介绍", "法律援助", "送温暖")
@@ -104,6 +104,8 @@ class Column:
     min_value: float | None = None  # amounts / ints: inclusive lower bound
     gt_value: float | None = None  # amounts: exclusive lower bound (payments: > 0)
     synonyms: tuple[str, ...] = ()  # extra header synonyms for this column only
+    empty_as_zero: bool = False  # amounts: an empty cell reads as 0, so the value is never null
+    pattern: str | None = None  # a regular expression every non-null value matches
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,7 @@ UNITS = SheetSpec(
     key="units",
     title="机构名录",
     columns=(
-        C("单位代码", "unit_code", "code", required=True),
+        C("单位代码", "unit_code", "code", required=True, pattern=r"^[0-9]{6}$"),
         C("单位名称", "unit_name", "text", required=True),
         C("级别", "level", "enum", required=True, vocab=("省", "市", "县"), strict_vocab=True),
         # required *column*; an empty value is a province
@@ -269,9 +271,9 @@ LEDGER = SheetSpec(
         C("科目编码", "account_code", "code"),
         C("科目名称", "account_name", "text", required=True),
         C("摘要", "memo", "text", required=True),
-        # required columns whose empty cells mean 0 (handled by the reader)
-        C("借方金额", "debit", "amount", must_exist=True),
-        C("贷方金额", "credit", "amount", must_exist=True),
+        # required columns whose empty cells mean 0
+        C("借方金额", "debit", "amount", must_exist=True, empty_as_zero=True),
+        C("贷方金额", "credit", "amount", must_exist=True, empty_as_zero=True),
         C("资金来源", "fund", "enum", vocab=FUNDS),
     ),
 )

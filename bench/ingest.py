@@ -1,6 +1,7 @@
 """Ingestion against its floor: how far is the whole ingest from a bare ``polars.read_excel``?
 
     python -m bench.ingest [--scale S|M] [--landing DIR] [--workers N] [--rounds N]
+    python -m bench.ingest --formats [--scale S|M] [--format-files N] [--rounds N]
 
 The issue's target: the whole ingestion (parse, normalise, validate, write Parquet and the
 warehouse, Dagster overhead included) within 2× a bare read of the same files. In ONE run, each
@@ -28,6 +29,13 @@ the same span (every thread), which the other engineers' load on this shared mac
 far less than wall time. rows/s uses the ledger data rows the ingest read (title, header, blank
 and total rows excluded) for every step, so the three rates compare like with like. Landing:
 bench/out/<scale>/landing, generated once when absent. Scratch: bench/out/<scale>/ingest_bench/.
+
+``--formats``: the workbook forms side by side. The landing's .xlsx ledgers (the first N with
+``--format-files``) are saved by LibreOffice as .xls and as .ods once (cached in
+bench/out/<scale>/formats/<form>/); for each form, in rounds interleaved as above, (a) the same
+bare calamine read (``polars.read_excel(path, sheet_id=0)``, every sheet) and (b) the pure
+ingest of those ledgers. The table prints each form's (b) against its own (a), and (a) against
+the .xlsx floor.
 """
 
 from __future__ import annotations
@@ -48,11 +56,15 @@ def _scratch(scale: str) -> Path:
     return OUT / scale / "ingest_bench"
 
 
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
+
+
 def _ledger_files(landing: Path) -> tuple[list[Path], list[Path]]:
+    """(workbooks of every form, CSV files) of the landing's ledgers."""
     root = landing / "ledgers"
-    xlsx = sorted(root.glob("*/*.xlsx"))
+    books = sorted(p for p in root.glob("*/*") if p.suffix.lower() in WORKBOOK_SUFFIXES)
     csvs = sorted(root.glob("*/*/*.csv"))
-    return xlsx, csvs
+    return books, csvs
 
 
 # ------------------------------------------------------------------ children
@@ -278,6 +290,89 @@ def _row(name: str, r: dict, rows: int, floor: dict) -> str:
     )
 
 
+FORMS = ("xlsx", "xls", "ods")
+
+
+def _form_landings(landing: Path, scale: str, n_files: int | None) -> dict[str, Path]:
+    """The landing's first ``n_files`` .xlsx ledgers in each workbook form, each form in a
+    landing folder of its own (reference files copied); LibreOffice saves .xls and .ods once."""
+    from bangfu.generate.office import convert
+
+    books = [p for p in _ledger_files(landing)[0] if p.suffix == ".xlsx"][:n_files]
+    tag = "all" if n_files is None else str(n_files)
+    out: dict[str, Path] = {}
+    for form in FORMS:
+        target = OUT / scale / "formats" / f"{form}-{tag}"
+        out[form] = target
+        if (target / "done").exists():
+            continue
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(landing / "reference", target / "reference")
+        for year in sorted({p.parent.name for p in books}):
+            srcs = [p for p in books if p.parent.name == year]
+            ydir = target / "ledgers" / year
+            ydir.mkdir(parents=True)
+            if form == "xlsx":
+                for p in srcs:
+                    shutil.copyfile(p, ydir / p.name)
+            else:
+                log(f"LibreOffice: {len(srcs)} ledgers of {year} → .{form} …")
+                convert(srcs, form, ydir)
+        (target / "done").write_text("ok")
+    return out
+
+
+def _formats_main(args, landing: Path) -> int:
+    landings = _form_landings(landing, args.scale, args.format_files)
+    scratch = _scratch(args.scale) / "formats"
+    rounds: list[dict[str, dict]] = []
+    for n in range(1, args.rounds + 1):
+        this: dict[str, dict] = {}
+        for form in FORMS:  # the forms back to back in every round (the VM's speed drifts)
+            common = ["--landing", str(landings[form])]
+            log(f"round {n}: .{form}: bare calamine read, then the pure ingest …")
+            this[f"{form}_floor"] = run_child(MODULE, ["--child", "floor", *common])
+            this[f"{form}_pure"] = run_child(
+                MODULE, ["--child", "pure", *common, "--data", str(scratch / form)]
+            )
+        rounds.append(this)
+    lines = [
+        f"## ingest by workbook form — {landing} ({args.format_files or 'all'} .xlsx ledgers, "
+        f"saved by LibreOffice as .xls and .ods)",
+        "",
+        f"Medians of {len(rounds)} round(s). (a) bare calamine read: `polars.read_excel(path, "
+        "sheet_id=0)`, every sheet, the same call for every form. (b) pure ingest "
+        "(`ingest_partitions`, reference files included).",
+        "",
+        "| form | files | MB | raw rows | (a) bare s | (a) × xlsx (a) | (b) ingest s "
+        "| (b) × own (a) | rows read | quarantined |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+
+    def median(key: str, field: str) -> float:
+        values = sorted(r[key]["result"][field] for r in rounds)
+        return values[len(values) // 2]
+
+    xlsx_floor = median("xlsx_floor", "seconds")
+    for form in FORMS:
+        fr, pr = rounds[0][f"{form}_floor"]["result"], rounds[0][f"{form}_pure"]["result"]
+        books = _ledger_files(landings[form])[0]
+        mb = sum(p.stat().st_size for p in books) / 1024**2
+        floor_s, pure_s = median(f"{form}_floor", "seconds"), median(f"{form}_pure", "seconds")
+        lines.append(
+            f"| .{form} | {fr['files_xlsx']} | {mb:,.1f} | {fr['raw_rows']:,} | {floor_s:,.2f} "
+            f"| {floor_s / xlsx_floor:.2f}× | {pure_s:,.2f} | {pure_s / floor_s:.2f}× "
+            f"| {pr['rows']:,} | {pr['rows_quarantined']:,} |"
+        )
+    print("\n".join(lines))
+    save(
+        {"landing": str(landing), "rounds": rounds},
+        args.scale if args.landing is None else "custom",
+        "ingest-formats",
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.ingest", description=__doc__.split("\n")[0])
     ap.add_argument("--scale", default="S", choices=["S", "M", "L"])
@@ -287,6 +382,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=None, help="stage-1 reader threads")
     ap.add_argument(
         "--rounds", type=int, default=3, help="(a), (b), (c) this many times, interleaved"
+    )
+    ap.add_argument(
+        "--formats", action="store_true", help=".xlsx, .xls and .ods side by side (LibreOffice)"
+    )
+    ap.add_argument(
+        "--format-files", type=int, default=None, help="--formats: the first N .xlsx ledgers"
     )
     ap.add_argument("--child", choices=["floor", "pure", "dagster"], help=argparse.SUPPRESS)
     ap.add_argument("--data", type=Path, help=argparse.SUPPRESS)
@@ -307,6 +408,8 @@ def main(argv: list[str] | None = None) -> int:
         landing = landing_dir(args.scale).resolve()
     else:
         landing = args.landing.resolve()
+    if args.formats:
+        return _formats_main(args, landing)
     scratch = _scratch(args.scale)
     common = ["--landing", str(landing)]
     log(f"ingest bench over {landing}, {args.rounds} round(s)")

@@ -12,7 +12,7 @@ Everything below is measured in this one invocation, each part alone in a fresh 
 - **(a) floor** — ``bench.ingest``'s bare read, unchanged (``--child floor``): ``polars.read_excel``
   of every ledger .xlsx (all sheets), ``polars.read_csv`` of every ledger CSV (all text). It
   reads a view of the landing folder that holds only the measured years (symlinks).
-- **(b) DuckDB** — ``bench.rules.duckdb_pass`` (``bangfu.rules.duckdb_peer``: metrics + roll-up
+- **(b) DuckDB** — ``bench.rules.duckdb_pass`` (``bench.duckdb_peer``: metrics + roll-up
   and the six peer findings as plain SQL over the run's Parquet lake), one pass, cold process.
 - **(c) openpyxl write-only** — for every 审定表 workbook the run wrote: the same sheets (names),
   the same number of rows and of cells per sheet, written with ``openpyxl.Workbook(write_only=

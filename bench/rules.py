@@ -4,7 +4,7 @@
 
 Both engines start from the same Parquet lake (``bench/out/<scale>/data/lake``) and compute, per
 year, the metrics (own figures + roll-up over the unit tree) and the findings that
-``bangfu.rules.duckdb_peer.DuckPeer`` implements: PAY_UNARCHIVED, PAY_OUTSIDE_ARCHIVE_PERIOD,
+``bench.duckdb_peer.DuckPeer`` implements: PAY_UNARCHIVED, PAY_OUTSIDE_ARCHIVE_PERIOD,
 PAY_OVER_STANDARD, PAY_DUPLICATE, LEDGER_MISMATCH, DUPLICATE_ARCHIVE.
 
 - **polars (like for like)**: read the six sheets the peer reads from the lake, run exactly those
@@ -103,7 +103,7 @@ def polars_pass(scale: str, everything: bool) -> dict:
 
 
 def duckdb_pass(scale: str) -> dict:
-    from bangfu.rules.duckdb_peer import DuckPeer
+    from bench.duckdb_peer import DuckPeer
 
     lake, present_by_year, _ = _years_and_present(scale)
     counts: dict[str, int] = {}

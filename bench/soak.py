@@ -157,7 +157,6 @@ def child_night(landing: Path, data: Path) -> None:
 
     warnings.filterwarnings("ignore")
     import dagster as dg
-    from dagster._core.storage.defs_state.base import set_defs_state_storage
     from dagster._core.storage.tags import (
         ASSET_PARTITION_RANGE_END_TAG,
         ASSET_PARTITION_RANGE_START_TAG,
@@ -166,6 +165,7 @@ def child_night(landing: Path, data: Path) -> None:
     from assets.partitions import multi_key, split_keys, units_partitions
     from pipelines import definitions
     from pipelines.automation import nightly_schedule
+    from pipelines.dagster_private import defs_state_storage
     from pipelines.runner import contiguous_blocks, dagster_home
     from resources import LandingResource, WarehouseResource
 
@@ -175,16 +175,16 @@ def child_night(landing: Path, data: Path) -> None:
     defs = definitions.build_defs(landing, data)
     config = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     timings: dict[str, float] = {}
-    ctx = dg.build_schedule_context(
+    with dg.build_schedule_context(
         instance=instance,
         scheduled_execution_time=dt.datetime.now(dt.UTC),
         resources={
             "landing": LandingResource(path=str(landing)),
             "warehouse": WarehouseResource(data_path=str(data)),
         },
-    )
-    t = time.perf_counter()
-    requests = nightly_schedule(ctx)
+    ) as ctx:
+        t = time.perf_counter()
+        requests = nightly_schedule(ctx)
     timings["schedule_tick_s"] = round(time.perf_counter() - t, 2)
     requests = [] if isinstance(requests, dg.SkipReason) else list(requests)
     keys: set[tuple[int, str]] = set()
@@ -192,7 +192,7 @@ def child_night(landing: Path, data: Path) -> None:
 
     def execute(job: str, tags: dict) -> None:
         t = time.perf_counter()
-        with set_defs_state_storage(instance.defs_state_storage):
+        with defs_state_storage(instance):
             result = defs.resolve_job_def(job).execute_in_process(
                 instance=instance, tags=tags, run_config=config, raise_on_error=False
             )

@@ -4,6 +4,7 @@ run and shown in the UI on that asset; the logic is plain counting over the run'
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 import dagster as dg
@@ -39,6 +40,11 @@ def result(
     )
 
 
+def listed(items: list[str], most: int = 50) -> str:
+    """The first ``most`` items one a line, for check metadata; 无 when there are none."""
+    return "\n".join(items[:most]) or "无"
+
+
 def ledger_check_results(outcomes: Iterable) -> list[dg.AssetCheckResult]:
     outcomes = list(outcomes)
     unbalanced = [
@@ -49,29 +55,16 @@ def ledger_check_results(outcomes: Iterable) -> list[dg.AssetCheckResult]:
     ]
     rejected = [f"{o.year} {o.unit_code}: {o.message}" for o in outcomes if o.status == "rejected"]
     dup = [f"{o.year} {o.unit_code}: {w}" for o in outcomes for w in o.warnings if "重复" in w]
+    ledgers = functools.partial(result, asset="ledgers")
     return [
-        result(
+        ledgers(
             "rows_conserved",
             not unbalanced,
-            asset="ledgers",
             sheets_checked=sum(len(o.rows) for o in outcomes),
-            unbalanced="\n".join(unbalanced[:50]) or "无",
+            unbalanced=listed(unbalanced),
         ),
-        result(
-            "ledgers_readable",
-            not rejected,
-            asset="ledgers",
-            rejected=len(rejected),
-            details="\n".join(rejected[:50]) or "无",
-        ),
-        result(
-            "unique_keys",
-            not dup,
-            severity=WARN,
-            asset="ledgers",
-            warnings=len(dup),
-            details="\n".join(dup[:50]) or "无",
-        ),
+        ledgers("ledgers_readable", not rejected, rejected=len(rejected), details=listed(rejected)),
+        ledgers("unique_keys", not dup, severity=WARN, warnings=len(dup), details=listed(dup)),
     ]
 
 
@@ -125,7 +118,7 @@ def quality_check_results(totals: dict, problems: list) -> list[dg.AssetCheckRes
             not lost,
             asset="data_quality",
             years=len(totals),
-            unbalanced="\n".join(lost[:50]) or "无",
+            unbalanced=listed(lost),
         ),
         result(
             "every_unit_accounted",

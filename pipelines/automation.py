@@ -13,14 +13,11 @@ from base64 import b64decode, b64encode
 from datetime import UTC, datetime
 
 import dagster as dg
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 
 from assets.partitions import multi_key, units_partitions, years_partitions
 from bangfu import readers
 from bangfu.landing_watch import Fingerprint, LandingChanges, diff, fingerprint, partition_of
+from pipelines.dagster_private import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from pipelines.jobs import output_stage_job, reference_job, unit_stage_job
 from resources import DataResource, LandingResource, WarehouseResource
 from warehouse import tables

@@ -1,7 +1,8 @@
 """Definitions in one place: assets, checks, jobs, schedule, sensor and resources.
 
 `dagster dev` (workspace.yaml) loads `defs`, configured from the environment:
-BANGFU_LANDING (default ./data/landing) and BANGFU_DATA (default ./data). The `bangfu` CLI
+BANGFU_LANDING (default ./data/landing), BANGFU_DATA (default ./data) and BANGFU_WAREHOUSE_URL
+(default: the SQLite file of the data folder). The `bangfu` CLI
 builds the same graph with `build_defs(landing, data)`.
 """
 
@@ -17,6 +18,7 @@ from assets.catalog import with_column_schemas
 from pipelines.automation import landing_sensor, nightly_schedule
 from pipelines.jobs import JOBS, STAGE_JOBS, YEAR_JOBS
 from resources import AuditSettingsResource, DataResource, LandingResource, WarehouseResource
+from warehouse.store import WAREHOUSE_URL_ENV
 
 ASSET_MODULES = [reference, ingest, validation, findings, metrics, reviews, workbooks]
 
@@ -27,7 +29,15 @@ def is_year_job(name: str) -> bool:
     return name in YEAR_JOBS
 
 
+def warehouse_resource(data: str) -> WarehouseResource:
+    """The warehouse of ``data``: BANGFU_WAREHOUSE_URL through ``EnvVar`` (resolved when a run
+    starts, never shown) when it is set, else the SQLite file of the data folder."""
+    url = dg.EnvVar(WAREHOUSE_URL_ENV) if os.environ.get(WAREHOUSE_URL_ENV) else None
+    return WarehouseResource(data_path=data, url=url)
+
+
 def build_defs(landing: str | Path, data: str | Path) -> dg.Definitions:
+    """The one place the graph is put together (``defs`` below, `bangfu run`, the tests)."""
     data = str(Path(data).resolve())
     return dg.Definitions(
         assets=with_column_schemas(dg.load_assets_from_modules(ASSET_MODULES)),
@@ -38,7 +48,7 @@ def build_defs(landing: str | Path, data: str | Path) -> dg.Definitions:
         resources={
             "landing": LandingResource(path=str(Path(landing).resolve())),
             "data": DataResource(path=data),
-            "warehouse": WarehouseResource(data_path=data),
+            "warehouse": warehouse_resource(data),
             "audit_settings": AuditSettingsResource(),
         },
     )

@@ -18,11 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
-from dagster._core.storage.defs_state.base import set_defs_state_storage
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 
 from assets.partitions import multi_key, units_partitions, years_partitions
 from bangfu.envvars import temporary_env
@@ -30,7 +25,13 @@ from bangfu.ingest import LandingScan, prestart_workers
 from bangfu.lake import Lake, host_name, pid_alive, sweep_stale_temp
 from bangfu.pool import discard_prestarted
 from pipelines import definitions
+from pipelines.dagster_private import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    defs_state_storage,
+)
 from pipelines.storage import EVENT_BATCH_SIZE
+from resources import settings_config
 from warehouse import tables
 from warehouse.store import Warehouse, default_url
 
@@ -207,9 +208,7 @@ def _locked(landing, data, instance, years, units, settings_overrides, echo) -> 
     orphans = fail_orphaned_runs(instance)
     if orphans:
         echo(f"上次中断的 Dagster 运行 {len(orphans)} 个已标记为失败 / marked failed: {orphans}")
-    # Dagster keeps the "current" definitions-state storage in a context variable holding a
-    # weak reference to whichever instance set it last; point it at ours for this run.
-    with set_defs_state_storage(instance.defs_state_storage):
+    with defs_state_storage(instance):  # Dagster's current one is ours for this run
         return _run_stages(landing, data, instance, years, units, settings_overrides, echo)
 
 
@@ -247,9 +246,11 @@ def _run_stages(landing, data, instance, years, units, settings_overrides, echo)
     # INFO on the console: progress and errors, not Dagster's step-by-step DEBUG chatter.
     run_config: dict = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
     if settings_overrides:
-        run_config["resources"] = {
-            "audit_settings": {"config": {"overrides_json": settings_overrides}}
-        }
+        try:
+            overrides = settings_config(json.loads(settings_overrides))
+        except (ValueError, TypeError) as exc:  # bad JSON, unknown name, value of a wrong type
+            raise UsageError(f"--settings 无效 / invalid: {exc}") from exc
+        run_config["resources"] = {"audit_settings": {"config": overrides}}
 
     echo("① 参考数据 reference data …")
     result = _execute(defs, "reference_job", instance, tags={}, run_config=run_config)
@@ -440,14 +441,12 @@ def rematerialise(
     landing = Path(landing or os.environ.get("BANGFU_LANDING") or (data / "landing")).resolve()
     old_umask = os.umask(0o077)
     try:
-        with data_lock(data, echo), set_defs_state_storage(instance.defs_state_storage):
+        with data_lock(data, echo), defs_state_storage(instance):
             defs = definitions.build_defs(landing, data)
             run_config: dict = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
             overrides = _settings_in_force(data, keys)
             if overrides:
-                run_config["resources"] = {
-                    "audit_settings": {"config": {"overrides_json": json.dumps(overrides)}}
-                }
+                run_config["resources"] = {"audit_settings": {"config": settings_config(overrides)}}
             echo(f"重新生成 {len(keys)} 个（年度，单位）的工作簿与报告 …")
             return _render_units(
                 defs,
@@ -465,7 +464,7 @@ def rematerialise(
 
 # A ranged run announces its assets with ONE planned event each (the range as a subset) instead
 # of one per partition: at scale L that is 6,432 fewer event-log writes per year before the unit
-# stage starts (9.4 min measured). Dagster's trade-off: partitions of a ranged run that FAILS are
+# stage starts. Dagster's trade-off: partitions of a ranged run that FAILS are
 # not marked failed in the partition status; `bangfu run` names such failures itself (exit 1).
 PLANNED_SUBSET_ENV = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
 

@@ -16,6 +16,7 @@ import csv
 import io
 import re
 import shutil
+import struct
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -66,7 +67,7 @@ class Corpus:
 
 # ====================================================================== base landing
 def generate_base(out: Path) -> Path:
-    """Scale S, seed 0, 2018–2019, half CSV: 11 units × 2 years, ~15 s to write."""
+    """Scale S, seed 0, 2018–2019, half CSV: 11 units × 2 years."""
     from bangfu.generate.landing import generate
 
     generate(out, scale="S", seed=0, years=YEARS, csv_share=0.5)
@@ -206,6 +207,31 @@ def write_zip_bomb(path: Path, declared: int = BOMB_BYTES) -> None:
                 w.write(chunk)
 
 
+def write_xls_bomb(path: Path, declared: int = 3 * 1024**3) -> None:
+    """A 1.5 kB compound document (the .xls container) whose one stream, ``Workbook``, declares
+    ``declared`` bytes: a reader that trusts it would allocate that much."""
+    end, free, fat_sect = 0xFFFFFFFE, 0xFFFFFFFF, 0xFFFFFFFD
+    header = bytearray(512)
+    header[:8] = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+    struct.pack_into("<HHHHH", header, 0x18, 0x3E, 3, 0xFFFE, 9, 6)
+    struct.pack_into("<IIIIIIIII", header, 0x28, 0, 1, 1, 0, 4096, end, 0, end, 0)
+    struct.pack_into("<109I", header, 0x4C, 0, *([free] * 108))  # FAT in sector 0
+    fat = struct.pack("<128I", fat_sect, end, *([free] * 126))  # directory in sector 1
+    directory = bytearray(512)
+    for i, (name, kind, child, size) in enumerate(
+        [("Root Entry", 5, 1, 0), ("Workbook", 2, free, declared)]
+    ):
+        entry = memoryview(directory)[i * 128 : (i + 1) * 128]
+        raw = name.encode("utf-16-le") + b"\0\0"
+        entry[: len(raw)] = raw
+        struct.pack_into("<HBB", entry, 64, len(raw), kind, 1)
+        struct.pack_into("<III", entry, 68, free, free, child)
+        struct.pack_into("<IQ", entry, 116, end if kind == 5 else 2, size)
+    for i in (2, 3):  # unused entries
+        struct.pack_into("<III", directory, i * 128 + 68, free, free, free)
+    path.write_bytes(bytes(header) + fat + bytes(directory) + b"\0" * 512)
+
+
 def write_empty_workbook(path: Path) -> None:
     import xlsxwriter
 
@@ -323,6 +349,19 @@ def build_corpus(landing: Path, outside: Path) -> Corpus:
         )
     )
 
+    # --- the other workbook forms (issue #20): a hostile .xls, an .et sent instead of a ledger
+    y, u = take(csvs)
+    _replace(_entry(landing, y, u))
+    p = landing / "ledgers" / str(y) / f"{u}.xls"
+    write_xls_bomb(p)
+    add(Planted("xls_bomb", y, u, rel(p), "rejected", r"超过上限.*refused unread"))
+
+    y, u = take(csvs)
+    _replace(_entry(landing, y, u))
+    p = landing / "ledgers" / str(y) / f"{u}.et"
+    p.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1 WPS")
+    add(Planted("wps_et", y, u, rel(p), "rejected", r"WPS 表格文件.*另存为 \.xlsx"))
+
     # --- CSV victims
     y, u = take(csvs)
 
@@ -387,6 +426,11 @@ def build_corpus(landing: Path, outside: Path) -> Corpus:
     )
 
     # --- files that name no unit: orphans
+    y, u = donor_xlsx  # a PDF beside a readable ledger: reported, the ledger read
+    p = landing / "ledgers" / str(y) / f"{u}.pdf"
+    p.write_bytes(b"%PDF-1.4\n")
+    add(Planted("pdf_beside", y, None, rel(p), "orphan", r"PDF 文件.*另存为 \.xlsx"))
+
     y = YEARS[-1]
     p = landing / "ledgers" / str(y) / f"{UNKNOWN_CODE}.xlsx"
     shutil.copyfile(donor_xlsx_path, p)

@@ -14,10 +14,28 @@ PG_ADMIN_URL = os.environ.get(
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
+# Tests that use these fixtures are marked so without saying it: `make check` leaves them out.
+MARKS_BY_FIXTURE = {
+    "s_landing": "slow",
+    "s_run": "slow",
+    "pg_server_url": "postgres",
+    "pg_url": "postgres",
+}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        for fixture in set(item.fixturenames) & MARKS_BY_FIXTURE.keys():
+            item.add_marker(MARKS_BY_FIXTURE[fixture])
+
+
 def missing(msg: str, remedy: str = "install or start it to run this test"):
     """What a test needs is not here: under CI=true the test FAILS, elsewhere it is skipped."""
     if IN_CI:
-        pytest.fail(f"{msg}; CI=true requires it (see .ci/run)")
+        pytest.fail(
+            f"{msg}; CI=true requires it (scripts/system-deps.sh installs the tools, "
+            ".ci/run starts the services)"
+        )
     pytest.skip(f"{msg}; {remedy}")
 
 

@@ -37,7 +37,7 @@ UNITS = ("330000", "330100", "330103", "330182")
 COUNTIES = ("330103", "330182")
 # the wall clock time of the write: differs between any two runs by design
 RUN_TIME_COLUMNS = {"ingest_log": {"ingested_at"}, "rejected_files": {"rejected_at"}}
-PAUSE_ENV = "BANGFU_TEST_PAUSE_AT"  # bangfu.lake.pause_point
+PAUSE_ENV = "BANGFU_TEST_PAUSE_AT"  # bangfu.faultpoints.pause_point
 
 
 # ---------------------------------------------------------------- the small landing folder

@@ -204,6 +204,7 @@ def test_sensor_run_keys_are_stable_across_evaluations(landing, instance):
     assert [r.run_key for r in a.run_requests] == [r.run_key for r in b.run_requests]
 
 
+@pytest.mark.slow
 def test_sensor_tick_time_with_3000_units(tmp_path, instance):
     """Measured, not asserted: 3,000 units × 3 years of (tiny) ledger files."""
     root = tmp_path / "big"
@@ -260,15 +261,16 @@ def test_nightly_schedule_cron_and_timezone():
 def _nightly(s_run, landing: Path):
     instance = dg.DagsterInstance.from_config(str(s_run["home"]))
     try:
-        ctx = dg.build_schedule_context(
+        # a context manager: the warehouse resource opens its engine and disposes of it after
+        with dg.build_schedule_context(
             instance=instance,
             scheduled_execution_time=dt.datetime(2024, 3, 1, 2, 0, tzinfo=SHANGHAI),
             resources={
                 "landing": LandingResource(path=str(landing)),
                 "warehouse": WarehouseResource(data_path=str(s_run["data"])),
             },
-        )
-        result = nightly_schedule(ctx)
+        ) as ctx:
+            result = nightly_schedule(ctx)
         return result, instance
     except Exception:
         instance.dispose()

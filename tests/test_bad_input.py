@@ -2,7 +2,8 @@
 
 One corpus landing holds every bad file and is run once (module fixture); the assertions are
 many and small. The units.csv cases and the usage errors are tiny runs of their own.
-Contract: input-ledgers.md "What bad input gets" / "Hostile files"; outputs.md exit status.
+Contract: docs/INPUT-LEDGERS.md "What is quarantined, what is rejected"; docs/OUTPUTS.md exit
+status.
 """
 
 from __future__ import annotations

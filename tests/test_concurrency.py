@@ -18,12 +18,13 @@ import time
 
 import dagster as dg
 import pytest
-from dagster._core.storage.defs_state.base import set_defs_state_storage
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
 )
 from sqlalchemy import create_engine, text
+
+from pipelines.dagster_private import defs_state_storage
 
 pytest_plugins = ["faultkit"]
 # faultkit is imported here before pytest loads it as a plugin: let it rewrite asserts
@@ -48,7 +49,7 @@ STAGE_CHILD = """
 import sys
 from pathlib import Path
 import dagster as dg
-from dagster._core.storage.defs_state.base import set_defs_state_storage
+from pipelines.dagster_private import defs_state_storage
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG as END,
     ASSET_PARTITION_RANGE_START_TAG as START,
@@ -57,7 +58,7 @@ from pipelines import definitions
 landing, data, job, start, end = sys.argv[1:6]
 instance = dg.DagsterInstance.get()
 job_def = definitions.build_defs(Path(landing), Path(data)).resolve_job_def(job)
-with set_defs_state_storage(instance.defs_state_storage):
+with defs_state_storage(instance):
     result = job_def.execute_in_process(
         instance=instance, tags={START: start, END: end}, raise_on_error=False
     )
@@ -73,7 +74,7 @@ def _key(unit: str) -> str:
 
 def _execute(defs, job: str, instance, start: str | None = None, end: str | None = None):
     tags = {ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end}
-    with set_defs_state_storage(instance.defs_state_storage):
+    with defs_state_storage(instance):
         result = defs.resolve_job_def(job).execute_in_process(
             instance=instance, tags=tags if start else {}, raise_on_error=False
         )

@@ -4,7 +4,7 @@ transaction; the same partitions run twice.
 
 Each compares with an uninterrupted run over the same small landing folder (faultkit: 2019,
 four units; snapshots hash the lake's bytes, the warehouse's rows and the workbooks' cell
-values). The kill points are exact, not timing guesses: bangfu.lake.pause_point stops the run
+values). The kill points are exact, not timing guesses: bangfu.faultpoints.pause_point stops the run
 where the test names it (a temporary Parquet written but not renamed; a warehouse transaction
 written but not committed) until the test kills it; workbook writing is long enough to poll.
 """

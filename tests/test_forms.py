@@ -923,6 +923,7 @@ def test_report_sections_and_rule_groups(tmp_path):
 
 
 # ---------------------------------------------------------------- PDF (LibreOffice)
+@pytest.mark.office
 def test_workbook_and_report_convert_to_pdf(written, tmp_path):
     office = shutil.which("libreoffice") or shutil.which("soffice")
     if office is None:
@@ -1014,3 +1015,26 @@ def test_sheet_writer_values_styles_and_merges_read_back(tmp_path):
     assert ws.cell(first, 3).border.left.style == "thin"  # empty table cell still bordered
     assert ws.row_dimensions[1].height > ws.row_dimensions[first].height > 0
     assert ws.freeze_panes == f"A{info.first_table_row + 1}"
+
+
+def test_run_settings_reach_the_forms(tmp_path):
+    """The forms print the run's thresholds (AuditSettings), not copies of the defaults."""
+    from bangfu.settings import AuditSettings
+
+    def texts(path) -> set[str]:
+        wb = load_workbook(path, read_only=True)
+        return {
+            v
+            for ws in wb.worksheets
+            for row in ws.iter_rows(values_only=True)
+            for v in row
+            if isinstance(v, str)
+        }
+
+    default = texts(write_unit_workbook(tmp_path / "a.xlsx", **_inputs())["path"])
+    changed = AuditSettings(missed_rate_alert=0.05, recognition_rate_min=0.8)
+    other = texts(write_unit_workbook(tmp_path / "b.xlsx", **_inputs(settings=changed))["path"])
+    assert any("预警标准 > 2.00%" in t for t in default)
+    assert not any("预警标准 > 5.00%" in t for t in default)
+    assert any("预警标准 > 5.00%" in t for t in other)
+    assert any("预警标准 < 80.00%" in t for t in other)

@@ -11,8 +11,9 @@ from polars.testing import assert_frame_equal
 
 from bangfu.frames import sheet_schema
 from bangfu.generate import build_scenario
-from bangfu.generate.anomalies import PLANTERS, invalid_id
+from bangfu.generate.anomalies import PLANTERS
 from bangfu.generate.model import gb11643_ok
+from bangfu.generate.plant_payments import invalid_id
 from bangfu.sheets import LEDGER_SHEETS, SHEETS_BY_KEY
 
 RULE_CODES = {
@@ -294,6 +295,7 @@ def _landing_files(root) -> dict[str, object]:
     return out
 
 
+@pytest.mark.slow
 def test_generate_streams_years_with_the_same_files(tmp_path):
     """generate() writes one year at a time (scale L must not hold the country's three years);
     the folder is the one the whole scenario gives, file for file."""

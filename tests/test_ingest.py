@@ -13,6 +13,7 @@ import xlsxwriter
 from bangfu import readers as R
 from bangfu.ingest import LandingScan, ingest_partitions, ingest_unit_year
 from bangfu.lake import Lake
+from bangfu.readers import validate
 from bangfu.sheets import LEDGER_SHEETS
 from warehouse import tables
 from warehouse.store import Warehouse
@@ -221,14 +222,14 @@ def test_internal_error_in_one_file_spares_the_batch(env, monkeypatch):
     """A failure inside the per-kind batch is retried file by file: only the culprit is refused."""
     landing = _build_landing(env["data"].parent / "second", name_prefix="坏")
     # the culprit: the CSV form of a second landing folder (its names start with 坏)
-    inner = R._schema_failures
+    inner = validate.schema_failures
 
     def failing(df, spec):
         if spec.key == "archive" and df["name"].str.starts_with("坏").any():
             raise RuntimeError("boom")
         return inner(df, spec)
 
-    monkeypatch.setattr(R, "_schema_failures", failing)
+    monkeypatch.setattr(validate, "schema_failures", failing)
     files = [
         R.LedgerFile(
             YEAR, GOOD_XLSX, env["landing"] / "ledgers" / str(YEAR) / f"{GOOD_XLSX}.xlsx", "xlsx"

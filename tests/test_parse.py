@@ -11,6 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bangfu import parse as P
+from bangfu.kinds import KINDS
+from bangfu.sheets import CIVIL_ROSTER, LEDGER_SHEETS, STANDARDS, UNITS
 
 
 def run(expr_fn, values: list, dtype=pl.String) -> list:
@@ -78,8 +80,8 @@ def test_parse_int(text, expected):
 def test_fast_paths_agree_with_full_parsers():
     vals = ["2019-03-05 00:00:00", "1850-01-01 00:00:00", "500", "12.34", "7", "x", None]
     for kind in ("date", "amount", "int"):
-        fast = run(P.FAST_PARSERS[kind], vals)
-        full = run(P.FULL_PARSERS[kind], vals)
+        fast = run(KINDS[kind].parse_fast, vals)
+        full = run(KINDS[kind].parse, vals)
         assert all(f is None or f == g for f, g in zip(fast, full, strict=True)), kind
 
 
@@ -233,8 +235,8 @@ def test_id_forms_normalise_to_the_same_valid_id(born, region, seq, noise, fullw
 def test_fast_paths_never_disagree_with_full_parsers(text):
     """The fast paths only skip work: where they give a value, it is the full parser's."""
     for kind in ("date", "amount", "int"):
-        (fast,) = run(P.FAST_PARSERS[kind], [text])
-        (full,) = run(P.FULL_PARSERS[kind], [text])
+        (fast,) = run(KINDS[kind].parse_fast, [text])
+        (full,) = run(KINDS[kind].parse, [text])
         assert fast is None or fast == full, (kind, text)
 
 
@@ -244,3 +246,38 @@ def test_fast_paths_cover_the_common_ascii_forms():
     assert run(P.parse_date_fast, [*forms, "2019-03-05 00:00:00"]) == [d] * 7
     assert run(P.parse_amount_fast, ["1,234.50元", "500", "-12.5"]) == [1234.5, 500.0, -12.5]
     assert run(P.parse_int_fast, ["7", "7.0", "-3"]) == [7, 7, -3]
+
+
+def test_every_column_kind_is_in_the_one_kind_table():
+    specs = [*LEDGER_SHEETS, UNITS, STANDARDS, CIVIL_ROSTER]
+    used = {c.kind for spec in specs for c in spec.columns}
+    assert used <= set(KINDS)
+    for kind in KINDS.values():  # a kind that can fail to parse says why
+        assert (kind.unparsed is None) == (kind.dtype == pl.String()), kind.name
+
+
+CELLS_BY_KIND = {
+    "date": ["2019-03-05", "2019/3/5", "2019.03.05", "2019年3月5日", "20190305", "43529", "去年"],
+    "amount": ["500", "1,234.50", "１,２３４.５元", "1e3", "0", "-5", "abc", " 12 "],
+    "int": ["3", "３", "3.0", "1e2", "x", " 4 "],
+    "id": ["11010519491231002x", "'110105 19491231 0021", "１１０１０５１９４９１２３１００２Ｘ"],
+    "phone": ["13812345678", "+86 138-1234-5678", "010-12345678", "１３８１２３４５６７８"],
+}
+
+
+@pytest.mark.parametrize("spec", [s for s in LEDGER_SHEETS if s.key in ("archive", "payments")])
+def test_parse_columns_equals_the_full_parsers_alone(spec):
+    """The quicker parsers are an optimisation only: parse_columns gives what the full parser
+    of each kind gives on every cell."""
+    from bangfu.readers.validate import parse_columns
+
+    n = 12
+    raw = {}
+    for k, col in enumerate(spec.columns):
+        cells = CELLS_BY_KIND.get(col.kind, ["文本", " 带 空格 ", "X1"]) + [None, "", "  "]
+        raw[f"__raw_{col.name}"] = [cells[(i + k) % len(cells)] for i in range(n)]
+    body = pl.DataFrame(raw, schema={c: pl.String for c in raw}).with_row_index("__i")
+    got = parse_columns(body, spec)
+    for col in spec.columns:
+        want = body.select(KINDS[col.kind].parse(pl.col(f"__raw_{col.name}"))).to_series()
+        assert got[col.name].to_list() == want.to_list(), col.name

@@ -15,6 +15,7 @@ import xlsxwriter
 
 from bangfu import readers as R
 from bangfu.frames import INGEST_LOG_SCHEMA, QUARANTINE_SCHEMA, sheet_schema
+from bangfu.readers import csv_sheets, id_text, validate, xlsx
 from bangfu.sheets import ARCHIVE, EVALUATION, LEDGER, PAYMENTS
 
 UNIT = "330102"
@@ -641,7 +642,7 @@ def test_single_pass_path_is_used(landing, monkeypatch):
     def boom(*a, **k):
         raise AssertionError("fallback path used")
 
-    monkeypatch.setattr(R, "_read_xlsx_raw_safe", boom)
+    monkeypatch.setattr(xlsx, "read_xlsx_raw_safe", boom)
     res = _read(write_xlsx(_xlsx_path(landing), offset_col=1), landing)
     assert res.sheets["payments"].quarantine["row_number"].to_list() == [7, 8, 10]
 
@@ -653,7 +654,7 @@ def test_fallback_path_gives_the_same_result(landing, monkeypatch):
     def no_peek(*a, **k):
         raise ValueError("peek disabled")
 
-    monkeypatch.setattr(R, "_peek_rows", no_peek)
+    monkeypatch.setattr(xlsx, "peek_rows", no_peek)
     slow = _read(path, landing)
     for key in fast.sheets:
         assert slow.sheets[key].frame.equals(fast.sheets[key].frame)
@@ -663,7 +664,7 @@ def test_fallback_path_gives_the_same_result(landing, monkeypatch):
 # --------------------------------------------------------------------------- CSV: two parsers
 def _csv_module_frame(text: str) -> pl.DataFrame:
     """The csv module's reading, trailing all-empty columns dropped (they carry nothing)."""
-    ref = R._raw_from_rows(*R._csv_rows(text))
+    ref = csv_sheets.csv_frame_stdlib(text)
     cells = [c for c in ref.columns if c != "__row"]
     while cells and ref[cells[-1]].null_count() == ref.height:
         cells.pop()
@@ -687,7 +688,7 @@ WELL_QUOTED_CSV = [
 
 @pytest.mark.parametrize("text", WELL_QUOTED_CSV)
 def test_csv_polars_path_splits_like_the_csv_module(text):
-    fast = R._csv_frame_fast(text)
+    fast = csv_sheets.csv_frame_polars(text)
     assert fast is not None, "well-quoted CSV should take the polars path"
     assert fast.equals(_csv_module_frame(text)), (fast, _csv_module_frame(text))
 
@@ -704,8 +705,8 @@ def test_csv_polars_path_splits_like_the_csv_module(text):
     ],
 )
 def test_csv_polars_path_declines_what_it_could_split_otherwise(text):
-    assert R._csv_frame_fast(text) is None
-    assert R._csv_frame(text).equals(R._raw_from_rows(*R._csv_rows(text)))
+    assert csv_sheets.csv_frame_polars(text) is None
+    assert csv_sheets.csv_frame(text).equals(csv_sheets.csv_frame_stdlib(text))
 
 
 def test_csv_ledger_reads_the_same_whichever_parser_its_length_picks(landing, monkeypatch):
@@ -717,13 +718,13 @@ def test_csv_ledger_reads_the_same_whichever_parser_its_length_picks(landing, mo
     sheets[" 救助发放明细 "] = (titles, header + ["", ""], [r and [*r, "", ""] for r in rows])
     folder = write_csv_folder(landing / "ledgers" / str(YEAR) / UNIT, sheets=sheets)
     used = []
-    fast = R._csv_frame_fast
-    monkeypatch.setattr(R, "_csv_frame_fast", lambda text: used.append(1) or fast(text))
+    fast = csv_sheets.csv_frame_polars
+    monkeypatch.setattr(csv_sheets, "csv_frame_polars", lambda text: used.append(1) or fast(text))
 
-    monkeypatch.setattr(R, "CSV_MODULE_MAX_LINES", 0)
+    monkeypatch.setattr(csv_sheets, "CSV_MODULE_MAX_LINES", 0)
     by_polars = _read(folder, landing)
     assert len(used) == len(sheets)
-    monkeypatch.setattr(R, "CSV_MODULE_MAX_LINES", 10**9)
+    monkeypatch.setattr(csv_sheets, "CSV_MODULE_MAX_LINES", 10**9)
     by_csv_module = _read(folder, landing)
     assert len(used) == len(sheets)  # not called again
     assert by_polars.sheets.keys() == by_csv_module.sheets.keys()
@@ -765,7 +766,7 @@ def test_id_cells_restored_exactly_from_cell_errors(tmp_path):
     rb, errors = sheet.to_arrow_with_errors()
     df = pl.DataFrame(rb)
     df = df.rename({c: f"c{j}" for j, c in enumerate(df.columns)})
-    out = R._restore_id_text(df, [1], errors)
+    out = id_text.restore_id_text(df, [1], errors)
     # the number as the file holds it (15 significant digits, as Excel keeps them)
     assert out["c1"].to_list() == ["身份证号", *texts, "110105194912310000"]
     assert out["n1"].to_list() == [False] * (len(texts) + 1) + [True]
@@ -819,10 +820,10 @@ _SST_HEAD = (
 )
 def test_shared_strings_lookup_equals_streamed_parse(body, fast):
     zf = _zip_with_strings(_SST_HEAD + body + b"</sst>")
-    looked_up, streamed = R._SharedStrings(zf), R._StreamedStrings(zf)
+    looked_up, streamed = xlsx.SharedStrings(zf), xlsx.StreamedStrings(zf)
     for i in [4, 0, 2, 1, 3, 7]:  # out of order, and past the end
         assert looked_up.get(i) == streamed.get(i), i
-    assert (looked_up._streamed is None) is fast
+    assert looked_up.streamed_fallback is not fast
     if fast:
         assert [looked_up.get(i) for i in range(5)] == [
             "姓名",
@@ -849,11 +850,11 @@ def test_header_read_through_shared_strings_of_a_later_sheet(tmp_path):
     ws.write_row(2, 0, ["FF1", "2019-03-05", "11010519491231002X", "生活救助", "工会经费", "500"])
     wb.close()
     zf = zipfile.ZipFile(path)
-    members = R._xlsx_sheet_members(zf)
-    assert R._shared_strings_name(zf) is not None
-    strings = R._SharedStrings(zf)
-    rows = R._peek_rows(zf, members["救助发放明细"], strings)
-    assert strings._streamed is None  # the fast lookup, not the fallback
+    members = xlsx.xlsx_sheet_members(zf)
+    assert xlsx.shared_strings_name(zf) is not None
+    strings = xlsx.SharedStrings(zf)
+    rows = xlsx.peek_rows(zf, members["救助发放明细"], strings)
+    assert not strings.streamed_fallback  # the fast lookup, not the fallback
     assert rows[1][1][0] == ("str", "发放编号") and rows[2][1][2] == ("str", "11010519491231002X")
 
 
@@ -869,4 +870,55 @@ def test_header_read_through_shared_strings_of_a_later_sheet(tmp_path):
 )
 def test_rows_below_the_header(rows, header_row, want):
     df = pl.DataFrame({"__row": rows, "c0": [str(r) for r in rows]})
-    assert R._below(df, header_row)["__row"].to_list() == want
+    assert validate.rows_below(df, header_row)["__row"].to_list() == want
+
+
+def test_fastexcel_still_words_cell_errors_as_id_text_reads_them(tmp_path):
+    """bangfu.readers.id_text cuts ID text out of fastexcel's conversion-error messages, which
+    are no public API: this fails as soon as an upgrade words them otherwise (then adapt
+    id_text and raise the version bound in pyproject.toml)."""
+    import fastexcel
+
+    path = tmp_path / "probe.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("s")
+    ws.write_string(0, 0, 'a"b\\c')
+    ws.write_number(1, 0, 110105194912310021)
+    ws.write_boolean(2, 0, True)
+    ws.write_number(3, 0, 7)
+    wb.close()
+    sheet = fastexcel.read_excel(path.read_bytes()).load_sheet(
+        "s", header_row=None, dtypes={0: "duration"}, schema_sample_rows=None
+    )
+    _rb, errors = sheet.to_arrow_with_errors()
+    got = [(e.offset_position, e.detail) for e in errors.errors]
+    assert got == [
+        ((0, 0), 'Expected duration but got \'String("a\\"b\\\\c")\''),
+        ((1, 0), "Expected duration but got 'Float(1.1010519491231e17)'"),
+        ((2, 0), "Expected duration but got 'Bool(true)'"),
+        ((3, 0), "Expected duration but got 'Float(7.0)'"),
+    ]
+    head, tail = id_text.TEXT_ERROR
+    assert got[0][1].startswith(head) and got[0][1].endswith(tail)
+
+
+@pytest.mark.parametrize("ids", ["mixed", "text_only"])
+def test_id_columns_read_alike_by_either_path(landing, monkeypatch, ids):
+    """A column of text IDs is read at once as text (calamine types it strictly); the general
+    path reads every ID cell through its conversion error. Both give the same ledger."""
+    path = write_xlsx(_xlsx_path(landing))
+    sheets = _sheets()
+    if ids == "text_only":  # no ID typed as a number: the quick path is taken for every sheet
+        for name, (titles, header, rows) in list(sheets.items()):
+            sheets[name] = (
+                titles,
+                header,
+                [r and [v if v != ("num", 110105194912310021) else ID2 for v in r] for r in rows],
+            )
+        path = write_xlsx(_xlsx_path(landing), sheets)
+    quick = _read(path, landing)
+    monkeypatch.setattr(xlsx, "load_id_text", lambda *a, **k: None)
+    general = _read(path, landing)
+    for key, sheet in quick.sheets.items():
+        assert general.sheets[key].frame.equals(sheet.frame), key
+        assert general.sheets[key].quarantine.equals(sheet.quarantine), key

@@ -20,7 +20,7 @@ import polars as pl
 import pytest
 
 from bangfu.frames import KIND_DTYPES
-from bangfu.generate.render import JUNK_KINDS
+from bangfu.generate.junk import JUNK_KINDS
 from bangfu.generate.writer import write_landing
 from bangfu.sheets import (
     ARCHIVE_STEPS,
@@ -401,6 +401,7 @@ def test_reference_roundtrip(landing):
     assert got["上级单位代码"].to_list() == scen.units["parent_code"].to_list()
 
 
+@pytest.mark.slow
 def test_ingest_truth_matches_files(landing):
     out, scen, _ = landing
     ingest = _truth(out, "ingest.csv")
@@ -482,6 +483,7 @@ def _norm(v, kind: str):
     return VALUE_SYNONYMS.get(s, s) if kind == "enum" else s
 
 
+@pytest.mark.slow
 def test_values_roundtrip(landing):
     """Data rows, read raw and normalised as the contract says, equal the canonical frames."""
     out, scen, _ = landing
@@ -519,6 +521,7 @@ def test_values_roundtrip(landing):
         assert got == canon.to_dicts(), (r["source_file"], r["sheet"])
 
 
+@pytest.mark.slow
 def test_quarantine_rows_point_at_junk(landing):
     out, scen, _ = landing
     q = _truth(out, "quarantine.csv")

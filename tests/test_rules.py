@@ -1,4 +1,4 @@
-"""Rules of rules.md: each finding fires on a hand-built case and not on its near miss; metrics
+"""Rules of docs/RULES.md: each finding fires on a hand-built case and not on its near miss; metrics
 against hand-computed values; one unit alone = the same unit run with many; DuckDB oracle."""
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from bangfu.rules import (
     unit_findings,
 )
 from bangfu.rules.common import id_valid
+from bangfu.rules.registry import ORDER
 from bangfu.settings import DEFAULT_SEVERITIES, AuditSettings
 from bangfu.sheets import ARCHIVE_STEPS, ECON_ITEMS, EXIT_STEPS
 
@@ -77,8 +78,9 @@ def amounts(f: pl.DataFrame, key: str = "payment_no") -> dict:
 
 # ---------------------------------------------------------------- settings & registry
 def test_registry_has_every_rule_once():
-    assert set(RULES) == set(DEFAULT_SEVERITIES)
-    assert len(RULES) == 30
+    assert set(RULES) == set(DEFAULT_SEVERITIES) == set(ORDER)
+    assert len(RULES) == 30 == len(ORDER)
+    assert [r.code for r in sorted(RULES.values(), key=lambda r: r.order)] == list(ORDER)
     for r in RULES.values():
         assert (
             r.basis
@@ -1050,7 +1052,7 @@ def test_findings_stable_across_runs(world):
 
 
 def test_duckdb_peer_agrees(world):
-    from bangfu.rules.duckdb_peer import DuckPeer
+    from bench.duckdb_peer import DuckPeer
 
     frames, units, std, roster = (
         world["frames"],

@@ -82,6 +82,7 @@ def homes(tmp_path):
     return plain, batching
 
 
+@pytest.mark.slow
 def test_batched_partition_events_equal_event_by_event(homes, monkeypatch):
     plain, batching = homes
     calls = []

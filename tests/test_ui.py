@@ -1,7 +1,7 @@
 """The Dagster UI over the scale-S run: asset graph and partitions pages in headless Chromium.
 
-Needs Debian's chromium at /usr/bin/chromium (.ci/run installs it); without it the test skips
-outside CI and FAILS under CI=true.
+Needs Debian's chromium at /usr/bin/chromium (scripts/system-deps.sh installs it); without it
+the test skips outside CI and FAILS under CI=true.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 YEAR = 2019
+
+pytestmark = pytest.mark.browser
 
 
 def free_port() -> int:

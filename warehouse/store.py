@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +16,7 @@ import polars as pl
 from sqlalchemy import Engine, Table, and_, create_engine, delete, event, select, text
 from sqlalchemy.engine import make_url
 
-from bangfu.lake import pause_point
+from bangfu.faultpoints import pause_point  # tests only: a run paused mid-transaction
 from warehouse import tables
 
 WAREHOUSE_URL_ENV = "BANGFU_WAREHOUSE_URL"
@@ -40,12 +40,16 @@ _READ_ORDER = {
 }
 
 
+def sqlite_url(data_dir: Path) -> str:
+    """The default warehouse: ``warehouse.db`` in the data folder."""
+    return f"sqlite:///{Path(data_dir).resolve() / 'warehouse.db'}"
+
+
 def default_url(data_dir: Path) -> str:
-    """`BANGFU_WAREHOUSE_URL` when set (credentials come only from the environment), else SQLite."""
-    return (
-        os.environ.get(WAREHOUSE_URL_ENV)
-        or f"sqlite:///{Path(data_dir).resolve() / 'warehouse.db'}"
-    )
+    """The warehouse outside a Dagster run (the CLI's reports, bench, tests):
+    `BANGFU_WAREHOUSE_URL` when set (credentials come only from the environment), else
+    :func:`sqlite_url`. Dagster runs get the same through ``EnvVar`` (pipelines.definitions)."""
+    return os.environ.get(WAREHOUSE_URL_ENV) or sqlite_url(data_dir)
 
 
 def safe_url(url: str) -> str:
@@ -148,7 +152,7 @@ class Warehouse:
                 rows = r.rows()
                 for start in range(0, len(rows), _INSERT_BATCH):
                     conn.execute(r.table.insert(), rows[start : start + _INSERT_BATCH])
-                pause_point(f"warehouse:{r.table.name}")  # tests only (bangfu.lake.pause_point)
+                pause_point(f"warehouse:{r.table.name}")
 
     # ------------------------------------------------------------------ reads
     def read(self, table: Table, **equals) -> pl.DataFrame:
@@ -217,8 +221,3 @@ def _clean(row: dict) -> dict:
 
 def now() -> datetime:
     return datetime.now(UTC)
-
-
-def partition_match(year: int | Iterable[int], units: Iterable[str]) -> dict[str, object]:
-    years = [year] if isinstance(year, int) else sorted(set(year))
-    return {"year": years, "unit_code": sorted(set(units))}

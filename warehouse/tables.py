@@ -1,6 +1,6 @@
 """Warehouse tables (SQLAlchemy 2 Core): SQLite by default, PostgreSQL in production.
 
-Column names follow outputs.md exactly; auditors' scripts query them. No Dagster here.
+Column names follow docs/OUTPUTS.md exactly; auditors' scripts query them. No Dagster here.
 """
 
 from __future__ import annotations

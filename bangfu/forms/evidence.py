@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from bangfu.forms.facts import Context, yuan
 from bangfu.forms.layouts import FORMS, SEVERITY_ORDER, Layout, rule_info
 from bangfu.forms.writer import Block, Cell
+from bangfu.sentences import clause
 from bangfu.sheets import SHEETS_BY_KEY
 
 QZ_WIDTHS = (5, 16, 21, 12, 12, 11, 10, 12, 46, 20, 13, 7)
@@ -158,7 +159,7 @@ def evidence_blocks(ctx: Context, groups: list[Group], auditor: dict) -> list[Bl
             f"{ctx.year} 年度，{info.title}（规则 {g.rule}，严重程度 {g.severity}）：共 {len(g.findings)} 条"
             f"{amount}。"
         )
-        examples = "；".join(f["detail"] for f in g.findings[:3] if f.get("detail"))
+        examples = "；".join(clause(f["detail"]) for f in g.findings[:3] if f.get("detail"))
         if examples:
             summary += f"如：{examples}{'等' if len(g.findings) > 3 else ''}。"
         basis = "；".join(dict.fromkeys(f["basis"] for f in g.findings if f.get("basis")))

@@ -17,10 +17,11 @@ from typing import Any
 import polars as pl
 
 from bangfu.forms.layouts import Layout, rule_info
+from bangfu.sentences import clause
+from bangfu.settings import DEFAULT_SETTINGS, AuditSettings
 from bangfu.sheets import EXIT_STEPS, SHEETS_BY_KEY
 
 PENDING = "数据无法判断，待审计人员核实填写"
-HELP_FUNDS = ("中央财政专项帮扶资金", "地方财政", "工会经费")
 PATHS = {
     "employment": "就业创业",
     "insurance": "社会保险",
@@ -35,7 +36,6 @@ PAID_COLUMN = {
     "法律援助": "paid_legal",
 }
 PROJECT_CATEGORIES = {"职业培训和职业介绍": ("职业培训", "职业介绍")}
-DEFAULT_THRESHOLDS = {"missed_rate": 0.02, "wrong_exit_rate": 0.02, "recognition_rate": 0.90}
 ARCHIVE_RULES = (
     "ARCHIVE_PROCEDURE_INCOMPLETE",
     "ARCHIVE_PUBLICITY_SHORT",
@@ -102,7 +102,7 @@ class Context:
     dibao: float | None
     edu_standard: float | None = None
     medical_standard: float | None = None
-    thresholds: dict = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
+    settings: AuditSettings = DEFAULT_SETTINGS  # the run's thresholds (rules.md)
     qz_index: dict[str, str] = field(default_factory=dict)  # rule → 取证单 索引号
     rows: dict[str, list[dict]] = field(default_factory=dict)
     # the auditors' judgments (bangfu.review.state.UnitReview); ``findings`` above leaves out
@@ -387,7 +387,7 @@ def _rate_text(ctx: Context, base: str, year: int) -> str:
         text = f"{name} {pct(rate)}"
     if den is not None:
         text += f"（抽样{stype} {den} 户，其中{verdict} {num} 户）"
-    limit = ctx.thresholds.get(col)
+    limit = ctx.settings.rate_alerts().get(col)
     if rate is not None and limit is not None:
         if base == "recognition":
             text += f"；预警标准 < {pct(limit)}，{'低于标准' if rate < limit else '达到标准'}"
@@ -679,7 +679,7 @@ def _step(ctx, layout, subj, year, procedure, step):
     if row.get("publicity_days") is not None:
         days = row["publicity_days"]
         facts.append(f"公示 {days} 天")
-        if procedure == "建档" and days < 5:
+        if procedure == "建档" and days < ctx.settings.publicity_min_days:
             problems.append(f"公示仅 {days} 天")
     arc = subj.record.get("archived_on")
     done = row.get("done_on")
@@ -763,7 +763,7 @@ def _cause_eliminated(ctx, layout, subj, year):
     rec = subj.record or {}
     fs = [f for f in subj.findings if f["rule_code"] == "EXIT_CAUSE_NOT_ELIMINATED"]
     if fs:
-        text = "否。" + "；".join(f["detail"] for f in fs)
+        text = "否。" + "；".join(clause(f["detail"]) for f in fs)
     else:
         size, inc = rec.get("household_size"), rec.get("income_at_exit")
         if ctx.dibao and size and inc is not None:
@@ -786,16 +786,6 @@ def _exit_procedure(ctx, layout, subj, year):
     if not bad:
         return "是。七个退档环节均有完成日期和证明材料（详见退档程序审定表）。"
     return "否。缺少或不完整的环节：" + "、".join(bad) + "（详见退档程序审定表）。"
-
-
-_SURVEY = {
-    "got_notice": "收到书面通知",
-    "knows_reason": "了解退档原因",
-    "agrees": "认同退档决定",
-    "revisited": "有工会回访",
-    "living_ok": "生活状况达标",
-    "satisfaction": "满意度",
-}
 
 
 def _survey_row(ctx: Context, layout: Layout, subj: Subject) -> dict | None:
@@ -871,7 +861,7 @@ def _tiered(ctx, layout, subj, year, category):
         f"最高 {yuan(max(amounts))}）；按困难类别：{types}"
     )
     if flat:
-        return f"否。{text}。{flat[0]['detail']}（见取证单 {ctx.qz_index['PAY_FLAT_AMOUNT']}）"
+        return f"否。{text}。{clause(flat[0]['detail'])}（见取证单 {ctx.qz_index['PAY_FLAT_AMOUNT']}）。"
     return f"{'是' if len(set(amounts)) > 1 else '否'}。{text}。"
 
 
@@ -882,7 +872,7 @@ def _same_amount(ctx, layout, subj, year, category):
         return f"{ctx.year} 年度本级未发放。"
     amount, n = Counter(round(p["amount"], 2) for p in pays).most_common(1)[0]
     share = n / len(pays)
-    head = "是" if share >= 0.9 else "否"
+    head = "是" if share >= ctx.settings.flat_share else "否"
     return f"{head}。最常见金额 {yuan(amount)}，{n} 笔，占 {pct(share)}。"
 
 
@@ -918,7 +908,7 @@ def _payer_archive(ctx, layout, subj, year):
         and (f.get("archive_no") in nos or f.get("id_number") == subj.id_number)
     ]
     if fs:
-        return f"否。{desc}。" + "；".join(f["detail"] for f in fs) + "。"
+        return f"否。{desc}。" + "；".join(clause(f["detail"]) for f in fs) + "。"
     if not ctx.has("procedures") and not ctx.has("econ_checks"):
         return f"{desc}。程序记录与经济状况核查表未提供，{PENDING}"
     return f"是。{desc}。未发现建档程序、经济状况核查问题。"
@@ -960,7 +950,7 @@ def _per_capita(ctx, layout, subj, year):
 def _payer_over(ctx, layout, subj, year):
     fs = [f for f in subj.findings if f["rule_code"] in ("PAY_OVER_STANDARD", "MED_OVER_SELF_PAY")]
     if fs:
-        return f"是。超出 {yuan(_sum(fs))}：" + "；".join(f["detail"] for f in fs)
+        return f"是。超出 {yuan(_sum(fs))}：" + "；".join(clause(f["detail"]) for f in fs)
     htype = (subj.record or {}).get("hardship_type")
     own = ctx.cap(layout.category, htype) if htype else None
     law, _ = _law_cap(ctx, layout.category)
@@ -1021,7 +1011,11 @@ def conclusion(ctx, layout, subj, year):
             amt = _sum(fs)
             s = f"{info.title} {len(fs)} 条" + (f"，涉及金额 {yuan(amt)}" if amt else "")
             s += f"（见取证单 {ctx.qz_index.get(rule, '')}）"
-            s += "：" + "；".join(f["detail"] for f in fs[:2]) + ("等" if len(fs) > 2 else "")
+            s += (
+                "："
+                + "；".join(clause(f["detail"]) for f in fs[:2])
+                + ("等" if len(fs) > 2 else "")
+            )
             b = _basis(fs)
             found.append(s + (f"。依据：{b}" if b else ""))
         elif _missing(ctx, info.needs):
@@ -1073,7 +1067,9 @@ def _household_conclusion(ctx: Context, layout: Layout, subj: Subject) -> str:
         lead = _eligibility(ctx, subj.record)
     if fs:
         items = "".join(
-            f"{i}. {f['detail']}" + (f"（依据：{f['basis']}）" if f.get("basis") else "") + "。"
+            f"{i}. {clause(f['detail'])}"
+            + (f"（依据：{f['basis']}）" if f.get("basis") else "")
+            + "。"
             for i, f in enumerate(fs, start=1)
         )
         refs = "、".join(sorted({ctx.qz_index.get(f["rule_code"], "") for f in fs} - {""}))
@@ -1096,12 +1092,13 @@ def _eligibility(ctx: Context, rec: dict) -> str:
     if not ctx.dibao or not size or income is None:
         return f"是否符合建档条件：低保标准或收入未记录，{PENDING}。"
     per = income / size / 12
+    deep, relative = ctx.settings.deep_line_factor, ctx.settings.relative_line_factor
     if htype == "深度困难":
-        ok, rule = per < ctx.dibao, "低于低保标准"
+        ok, rule = per < ctx.dibao * deep, "低于低保标准" + (f" {deep:g} 倍" if deep != 1 else "")
     elif htype == "相对困难":
         ok, rule = (
-            per < ctx.dibao * 1.5,
-            "不超过低保标准 1.5 倍（另需大病、子女教育、残疾等特殊原因）",
+            per < ctx.dibao * relative,
+            f"不超过低保标准 {relative:g} 倍（另需大病、子女教育、残疾等特殊原因）",
         )
     else:
         ok, rule = True, "意外致困，无收入标准"

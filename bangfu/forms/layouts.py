@@ -94,10 +94,6 @@ class Layout:
         return f"DG-{self.num:02d}"
 
 
-def _years_block(over: str, label: str, key: str, *args) -> Each:
-    return Each(over, (r("", label, f(key, *args)),))
-
-
 # ---------------------------------------------------------------- 五 … 十 (unit level)
 TARGETS = Layout(
     no="五",
@@ -613,8 +609,6 @@ FORMS: tuple[Layout, ...] = (
     EDUCATION,
     MEDICAL,
 )
-FORMS_BY_NO = {form.no: form for form in FORMS}
-FORMS_BY_NUM = {form.num: form for form in FORMS}
 
 
 # ---------------------------------------------------------------- rules: problem, home form, data

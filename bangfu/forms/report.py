@@ -14,13 +14,14 @@ import polars as pl
 from docx import Document
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml.ns import qn
-from docx.shared import Pt
+from docx.shared import Cm, Pt
 
 from bangfu.forms import review_sheets as rs
 from bangfu.forms.evidence import Group
 from bangfu.forms.facts import Context, pct, yuan
 from bangfu.forms.layouts import SEVERITY_ORDER, rule_info
 from bangfu.forms.workbook import atomic_save, build_context
+from bangfu.settings import AuditSettings
 
 FONT = "宋体"
 CONTROL_RULES = (
@@ -38,7 +39,9 @@ CONTROL_RULES = (
 )
 POLICY_RULES = ("TARGET_NOT_MET", "NO_PLAN", "MISSED_CANDIDATE", "PAY_FLAT_AMOUNT")
 RESULT_RULES = ("EVAL_RATE_ALERT", "EXIT_CAUSE_NOT_ELIMINATED")
-CHINESE_NUM = "一二三四五六七八九十"
+# the metrics table: a money column wide enough for 999,999,999.99 in 12-point type on one line
+MONEY_COLUMNS = ("paid_total",)
+MONEY_WIDTH, COUNT_WIDTH = Cm(3.6), Cm(2.0)
 
 
 def ordered_groups(groups: list[Group]) -> list[Group]:
@@ -210,7 +213,7 @@ def write_unit_report(
     auditor: dict | None = None,
     edu_standard: float | None = None,
     medical_standard: float | None = None,
-    thresholds: dict | None = None,
+    settings: AuditSettings | None = None,
     prepared: tuple | None = None,
 ) -> dict:
     """Write the draft report (.docx) atomically; ``sample_size`` and ``seed`` are accepted for a
@@ -225,7 +228,7 @@ def write_unit_report(
         dibao_monthly=dibao_monthly,
         edu_standard=edu_standard,
         medical_standard=medical_standard,
-        thresholds=thresholds,
+        settings=settings,
     )
     groups = ordered_groups(groups)
     name = ctx.unit_name
@@ -329,6 +332,7 @@ def _metrics_table(doc, ctx: Context) -> None:
     )
     table = doc.add_table(rows=1, cols=len(cols))
     table.style = "Table Grid"
+    table.autofit = False
     for cell, (label, _c) in zip(table.rows[0].cells, cols, strict=True):
         cell.text = label
     for y in ctx.years:
@@ -336,4 +340,30 @@ def _metrics_table(doc, ctx: Context) -> None:
         row = table.add_row().cells
         for cell, (_label, col) in zip(row, cols, strict=True):
             v = y if col is None else m.get(col)
-            cell.text = "—" if v is None else (f"{v:,.2f}" if isinstance(v, float) else str(v))
+            cell.text = metric_text(col, v)
+            if col is not None:
+                cell.paragraphs[0].alignment = WD_ALIGN_PARAGRAPH.RIGHT
+    for column, (_label, col) in zip(table.columns, cols, strict=True):
+        width = MONEY_WIDTH if col in MONEY_COLUMNS else COUNT_WIDTH
+        for i, cell in enumerate(column.cells):
+            cell.width = width
+            if i:  # the figures; a heading may wrap
+                _no_wrap(cell)
+
+
+def metric_text(col: str | None, v) -> str:
+    """A figure of the metrics table: money with thousands separators and cents (the warehouse
+    gives it as a Decimal or a float), counts as whole numbers, the year as it is."""
+    if v is None:
+        return "—"
+    if col in MONEY_COLUMNS:
+        return f"{float(v):,.2f}"
+    return str(v) if col is None else f"{int(v):,}"
+
+
+def _no_wrap(cell) -> None:
+    """Keep a figure on one line: in a cell too narrow for it Word and LibreOffice break a
+    number anywhere ("440526" over ".39")."""
+    tc_pr = cell._tc.get_or_add_tcPr()
+    if tc_pr.find(qn("w:noWrap")) is None:
+        tc_pr.append(tc_pr.makeelement(qn("w:noWrap"), {}))

@@ -18,14 +18,15 @@ from pathlib import Path
 import polars as pl
 from openpyxl import Workbook
 
-from bangfu.forms import evidence
-from bangfu.forms import review_sheets as rs
+import bangfu.forms.evidence as evidence
+import bangfu.forms.review_sheets as rs
 from bangfu.forms.facts import Context, Subject, compute, subjects
 from bangfu.forms.layouts import FORMS, Each, F, Layout, S
 from bangfu.forms.writer import Block, Cell, save_workbook, write_sheet
 from bangfu.frames import FINDINGS_SCHEMA
 from bangfu.lake import temp_prefix
 from bangfu.review.state import UnitReview
+from bangfu.settings import DEFAULT_SETTINGS, AuditSettings
 
 INDEX_SHEET = "目录"
 WORKPAPER_SHEET = "一 审计工作底稿"
@@ -43,7 +44,7 @@ def build_context(
     dibao_monthly: float | None,
     edu_standard: float | None = None,
     medical_standard: float | None = None,
-    thresholds: dict | None = None,
+    settings: AuditSettings | None = None,
     review: UnitReview | None = None,
 ) -> tuple[Context, list[evidence.Group]]:
     mrows = metrics.to_dicts() if metrics is not None and not metrics.is_empty() else []
@@ -73,10 +74,9 @@ def build_context(
         dibao=dibao_monthly,
         edu_standard=edu_standard,
         medical_standard=medical_standard,
+        settings=settings or DEFAULT_SETTINGS,
     )
     ctx.review, ctx.all_findings = review, frows
-    if thresholds:
-        ctx.thresholds.update(thresholds)
     groups = evidence.group_findings(kept)
     ctx.qz_index = {g.rule: g.index for g in groups}
     return ctx, groups
@@ -156,7 +156,7 @@ def write_unit_workbook(
     auditor: dict | None = None,
     edu_standard: float | None = None,
     medical_standard: float | None = None,
-    thresholds: dict | None = None,
+    settings: AuditSettings | None = None,
     prepared: tuple | None = None,
 ) -> dict:
     """Write the unit-year's audit workbook to ``out_path`` atomically; return what was written.
@@ -174,7 +174,7 @@ def write_unit_workbook(
         dibao_monthly=dibao_monthly,
         edu_standard=edu_standard,
         medical_standard=medical_standard,
-        thresholds=thresholds,
+        settings=settings,
     )
     form_blocks: dict[str, list[Block]] = {}
     conclusions: dict[str, str] = {}

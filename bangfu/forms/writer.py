@@ -18,20 +18,18 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
-from io import BytesIO
 from typing import Any
-from zipfile import ZIP_DEFLATED, ZipFile
 
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ERROR_CODES
 from openpyxl.compat import safe_string
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
 from openpyxl.utils import get_column_letter
-from openpyxl.worksheet._writer import WorksheetWriter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.properties import PageSetupProperties
-from openpyxl.writer.excel import ExcelWriter
+
+from bangfu.forms.openpyxl_private import set_sheet_markup, write_package
 
 FONT_NAME = "宋体"  # SimSun; LibreOffice substitutes Noto Serif/Sans CJK where SimSun is absent
 FORMULA_START = ("=", "+", "-", "@")
@@ -66,7 +64,6 @@ class Block:
 
 _thin = Side(style="thin", color="000000")
 _BORDER = Border(left=_thin, right=_thin, top=_thin, bottom=_thin)
-_NONE = Border()
 _FONTS = {
     "title": Font(name=FONT_NAME, size=16, bold=True),
     "meta": Font(name=FONT_NAME, size=11),
@@ -196,8 +193,7 @@ def write_sheet(
         p.sheet = True
         p.autoFilter = p.sort = p.formatColumns = p.formatRows = False  # allowed
         p.selectLockedCells = p.selectUnlockedCells = False
-    ws._writer = _PlannedSheetWriter(ws, sheet_data, merge_cells_xml(merges))
-    ws._writer.write_top()
+    set_sheet_markup(ws, sheet_data, merge_cells_xml(merges))
     return SheetInfo(name, len(plan), first_header)
 
 
@@ -463,52 +459,11 @@ def merge_cells_xml(merges) -> bytes | None:
     return _markup(f'<mergeCells count="{len(refs)}">{"".join(refs)}</mergeCells>')
 
 
-class _PlannedSheetWriter(WorksheetWriter):
-    """openpyxl's writer of a write-only sheet (top, tail, print setup stay its own), given the
-    sheet data and merges whole instead of row by row, and writing into memory: openpyxl's own
-    writes each sheet to a temp file first, created and removed per sheet (21 a workbook)."""
-
-    def __init__(self, ws, sheet_data, merges):
-        super().__init__(ws, out=BytesIO())
-        self.sheet_data, self.merges = sheet_data, merges
-
-    def write_rows(self):
-        self._write_markup(self.sheet_data)
-
-    def write_merged_cells(self):
-        if self.merges is not None:
-            self._write_markup(self.merges)
-
-    def _write_markup(self, markup: bytes) -> None:
-        """Put finished markup into the sheet where the next element would go: what lxml has
-        buffered is flushed first (parsing it to let lxml write it again cost a tenth of the
-        workbook's time)."""
-        xf = self.xf.send(True)  # openpyxl's stream hands out its lxml writer on True
-        xf.flush()
-        self.out.write(markup)
-        self.xf.send(None)
-
-    def cleanup(self):
-        self.out = None  # nothing on disk; the bytes are in the archive now
-
-
-class _Archive(ZipFile):
-    """The workbook's zip, taking a sheet written into memory where openpyxl's ExcelWriter
-    hands over the path of a sheet's temp file."""
-
-    def write(self, filename, arcname=None, compress_type=None, compresslevel=None):
-        if isinstance(filename, BytesIO):
-            self.writestr(arcname, filename.getvalue(), compress_type, compresslevel)
-        else:
-            super().write(filename, arcname, compress_type, compresslevel)
-
-
 def save_workbook(wb, path) -> None:
     """``wb.save(path)`` for a workbook of :func:`write_sheet` sheets (openpyxl's own save
     with the zip above)."""
-    with _Archive(path, "w", ZIP_DEFLATED, allowZip64=True) as archive:
-        wb.properties.modified = datetime.now(UTC).replace(tzinfo=None)
-        ExcelWriter(wb, archive).save()
+    wb.properties.modified = datetime.now(UTC).replace(tzinfo=None)
+    write_package(wb, path)
 
 
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})

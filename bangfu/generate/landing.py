@@ -7,10 +7,13 @@ from pathlib import Path
 
 import polars as pl
 
-from bangfu.generate.model import PLANTED_SCHEMA, build_scenario, build_world
+from bangfu.generate.anomalies import plant_years
+from bangfu.generate.model import PLANTED_SCHEMA
+from bangfu.generate.scenario import build_scenario
+from bangfu.generate.world import build_world
 from bangfu.generate.writer import LandingWriter, write_landing
 
-# Scale L writes most units in the CSV form: xlsx writing is per cell and ten times slower.
+# Scale L writes most units in the CSV form: xlsx writing goes cell by cell, far slower.
 CSV_SHARE = {"S": 0.25, "M": 0.25, "L": 0.9}
 
 
@@ -22,6 +25,7 @@ def generate(
     years: Sequence[int] = (2017, 2018, 2019),
     bad_files: bool = False,
     csv_share: float | None = None,
+    workbook_shares: dict[str, float] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, object]:
     """Write a synthetic landing folder with its truth in ``out/truth``; return a short summary.
@@ -31,13 +35,23 @@ def generate(
     records) and one year's ledgers, never the country's three years at once. With
     ``bad_files`` the rejection victims are chosen over every year, so the whole scenario is
     built first. Both give the same files for the same arguments.
+
+    ``workbook_shares`` (e.g. ``{"xls": 0.1, "ods": 0.1}``): share of the workbook ledgers that
+    LibreOffice re-saves in each other form, as an office suite would have saved them; needs
+    LibreOffice (``soffice``). Without it no LibreOffice is needed and the folder is as before.
     """
     out = Path(out)
     share = CSV_SHARE[scale] if csv_share is None else csv_share
     if bad_files:
         scenario = build_scenario(scale, seed, tuple(years))
         paths = write_landing(
-            scenario, out, seed, csv_share=share, bad_files=True, progress=progress
+            scenario,
+            out,
+            seed,
+            csv_share=share,
+            bad_files=True,
+            progress=progress,
+            workbook_shares=workbook_shares,
         )
         return {
             "units": scenario.units.height,
@@ -45,8 +59,6 @@ def generate(
             "planted_findings": scenario.planted.height,
             "truth": str(paths["manifest"].parent),
         }
-    from bangfu.generate.anomalies import plant_years
-
     w = build_world(scale, seed, tuple(years))
     writer = LandingWriter(
         out,
@@ -59,6 +71,7 @@ def generate(
         scale=scale,
         csv_share=share,
         progress=progress,
+        workbook_shares=workbook_shares,
     )
     truth: list[dict] = []
     dropped: set = set()

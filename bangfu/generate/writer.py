@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,14 +25,9 @@ import polars as pl
 import xlsxwriter
 
 from bangfu.frames import sheet_schema
-from bangfu.generate.render import (
-    BLANK_LINE,
-    JUNK_KINDS,
-    RenderedSheet,
-    applicable_junk,
-    render_sheet,
-    stable_seed,
-)
+from bangfu.generate.cells import BLANK_LINE
+from bangfu.generate.junk import JUNK_KINDS, applicable_junk
+from bangfu.generate.render import RenderedSheet, render_sheet, stable_seed
 from bangfu.sheets import (
     CIVIL_ROSTER,
     LEDGER_SHEETS,
@@ -40,6 +37,8 @@ from bangfu.sheets import (
 )
 
 ENCODINGS = ("utf-8", "utf-8-sig", "gb18030")
+# workbook forms besides .xlsx that the generator can write (re-saved by LibreOffice)
+WORKBOOK_FORMS = ("ods", "xls")
 # canonical key columns whose data-row positions go to truth/locations.csv
 LOCATION_KEYS = {"archive": ("archive_no",), "payments": ("payment_no",), "ledger": ("voucher_no",)}
 
@@ -166,11 +165,12 @@ def write_landing(
     junk_share: float = 0.3,
     bad_files: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    workbook_shares: dict[str, float] | None = None,
 ) -> dict[str, Path]:
     """Write ``scenario`` as a landing folder under ``out``; return the truth file paths.
 
     ``csv_share``: share of unit-years written in the CSV form (raise it for scale L: CSV is
-    ~10x faster to write). ``junk_share``: share of unit-years that get unreadable extra rows.
+    much quicker to write). ``junk_share``: share of unit-years that get unreadable extra rows.
     ``bad_files``: also plant whole-file rejections (corrupt xlsx, a unit-year in both forms,
     an unknown unit code, a non-year folder).
 
@@ -196,6 +196,7 @@ def write_landing(
         junk_share=junk_share,
         bad_files=bad_files,
         progress=progress,
+        workbook_shares=workbook_shares,
     )
     for y, df in sorted(roster.items()):
         w.roster(y, df)
@@ -229,8 +230,17 @@ class LandingWriter:
         junk_share: float = 0.3,
         bad_files: bool = False,
         progress: Callable[[int, int], None] | None = None,
+        workbook_shares: dict[str, float] | None = None,
     ) -> None:
         out = Path(out)
+        # share of the workbook ledgers re-saved by LibreOffice as each other form ({"xls": 0.1,
+        # "ods": 0.1}); drawn from a stream of its own, so without it the folder is unchanged
+        self.workbook_shares = dict(sorted((workbook_shares or {}).items()))
+        unknown = set(self.workbook_shares) - set(WORKBOOK_FORMS)
+        if unknown or sum(self.workbook_shares.values()) > 1:
+            raise ValueError(f"workbook shares: forms among {WORKBOOK_FORMS}, sum ≤ 1")
+        self._office: dict[tuple[str, int], list[Path]] = {}  # (form, year) → staged .xlsx
+        self._staging: Path | None = None
         self.out = out
         (out / "reference" / "civil_roster").mkdir(parents=True, exist_ok=True)
         (out / "ledgers").mkdir(parents=True, exist_ok=True)
@@ -257,6 +267,7 @@ class LandingWriter:
         self.variations: list[tuple] = []
         self.unused_junk = list(JUNK_KINDS)
         self.counts = {"ledger_files": 0, "xlsx": 0, "csv": 0, "data_rows": 0, "junk_rows": 0}
+        self.counts.update({f: 0 for f in self.workbook_shares})
         self.locations_path = self.truth / "locations.csv"
         self.locations_path.unlink(missing_ok=True)
         self._locations_started = False
@@ -314,6 +325,7 @@ class LandingWriter:
         victim = self.victims.get((year, unit))
         if victim == "corrupt_xlsx":
             form = "xlsx"
+        book = self._workbook_form(year, unit) if form == "xlsx" and victim is None else "xlsx"
         rendered: list[RenderedSheet] = []
         for spec in LEDGER_SHEETS:
             if spec.key not in sheets_in:
@@ -348,7 +360,7 @@ class LandingWriter:
             urng.shuffle(rendered)
         ydir = self.out / "ledgers" / str(year)
         ydir.mkdir(parents=True, exist_ok=True)
-        xlsx_path = ydir / f"{unit}.xlsx"
+        xlsx_path = ydir / f"{unit}.xlsx" if book == "xlsx" else self._staged(book, year, unit)
         csv_dir = ydir / unit
         files: dict[str, str] = {}
         if form == "xlsx" or victim == "both_forms":
@@ -358,15 +370,15 @@ class LandingWriter:
             else:
                 _write_xlsx(xlsx_path, rendered)
             for sh in rendered:
-                files[sh.spec.title] = f"ledgers/{year}/{unit}.xlsx"
+                files[sh.spec.title] = f"ledgers/{year}/{unit}.{book}"
         if form == "csv" or victim == "both_forms":
             csv_dir.mkdir(exist_ok=True)
             for sh in rendered:
                 (csv_dir / f"{sh.sheet_name}.csv").write_bytes(_csv_bytes(sh, enc, crlf))
                 files.setdefault(sh.spec.title, f"ledgers/{year}/{unit}/{sh.sheet_name}.csv")
         self.counts["ledger_files"] += 1
-        self.counts[form] += 1
-        self.forms.setdefault(str(year), {})[unit] = "xlsx" if form == "xlsx" else f"csv:{enc}"
+        self.counts[book if form == "xlsx" else form] += 1
+        self.forms.setdefault(str(year), {})[unit] = book if form == "xlsx" else f"csv:{enc}"
         self.tick()
         if victim:
             if victim == "corrupt_xlsx":
@@ -420,12 +432,44 @@ class LandingWriter:
                 pl.concat(locations).write_csv(fh, include_header=not self._locations_started)
             self._locations_started = True
 
+    def _workbook_form(self, year: int, unit: str) -> str:
+        if not self.workbook_shares:
+            return "xlsx"
+        draw = np.random.default_rng(stable_seed(self.seed, year, unit, "workbook_form")).random()
+        for form, share in self.workbook_shares.items():
+            if draw < share:
+                return form
+            draw -= share
+        return "xlsx"
+
+    def _staged(self, form: str, year: int, unit: str) -> Path:
+        """Where a ledger to be re-saved as ``form`` is first written as .xlsx."""
+        if self._staging is None:
+            self._staging = Path(tempfile.mkdtemp(prefix="bangfu-generate-"))
+        path = self._staging / form / str(year) / f"{unit}.xlsx"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._office.setdefault((form, year), []).append(path)
+        return path
+
+    def _resave_workbooks(self) -> None:
+        """The staged .xlsx ledgers saved by LibreOffice as .xls / .ods into their year folders."""
+        from bangfu.generate.office import convert
+
+        try:
+            for (form, year), paths in sorted(self._office.items()):
+                convert(paths, form, self.out / "ledgers" / str(year))
+        finally:
+            if self._staging is not None:
+                shutil.rmtree(self._staging, ignore_errors=True)
+            self._office.clear()
+
     def finish(
         self,
         planted: pl.DataFrame | None,
         dropped_optional_sheets: Any = None,
     ) -> dict[str, Path]:
         """The misplaced files (bad_files) and the truth files; their paths."""
+        self._resave_workbooks()
         out, truth, names = self.out, self.truth, self.names
         keys, years, rejected = self.keys_seen, self.years, self.rejected
         # ---- misplaced files (harmless extras: never to be read as any unit)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import polars as pl
 from sqlalchemy import func, select, text
 
-from bangfu.lake import pause_point
+from bangfu.faultpoints import pause_point
 from warehouse import tables
 from warehouse.store import Warehouse
 
@@ -214,7 +214,7 @@ def record(
                 raise ConflictError(out.conflicts)
             if out.rows:
                 conn.execute(R.insert(), out.rows)
-                pause_point("reviews:insert")  # tests only (bangfu.lake.pause_point)
+                pause_point("reviews:insert")  # tests only (bangfu.faultpoints)
             conn.commit()
         except BaseException:
             conn.rollback()

@@ -1,4 +1,4 @@
-"""Rules: metrics and findings of rules.md as pure polars functions (no Dagster).
+"""Rules: metrics and findings of docs/RULES.md as pure polars functions (no Dagster).
 
 The split lets one county be re-run alone:
 

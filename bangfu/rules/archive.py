@@ -75,8 +75,12 @@ def _step_grid(ctx: Context, recs: pl.DataFrame, procedure: str, steps) -> pl.Da
     "不符合建档条件的家庭被建档",
     f"{BARCH}建档条件：家庭人均收入低于当地城市低保标准，或高于低保标准但不超过50%且因病、"
     f"因学、因残等特殊原因致困，或因意外致困；{ART4}",
+    settings=("deep_line_factor", "relative_line_factor"),
 )
 def archive_income_over_line(ctx: Context) -> pl.DataFrame:
+    """A record archived in the year whose per-capita monthly income is at least dibao for 深度困难, or
+    at least 1.5 × dibao for 相对困难 (不符合建档条件); 意外致困 has no income test. Compared without division:
+    household_income ≥ factor × dibao × 12 × household_size."""
     s = ctx.settings
     a = archived_in_year(ctx).join(ctx.dibao(), on=U, how="inner")
     factor = (
@@ -125,6 +129,9 @@ def archive_income_over_line(ctx: Context) -> pl.DataFrame:
     f"{BGUIDE}建档程序审定表",
 )
 def archive_procedure_incomplete(ctx: Context) -> pl.DataFrame:
+    """A record archived in the year lacks one of the eight 建档 steps (a step without 完成日期 counts as
+    lacking), has a step whose 证明材料 is 无, or has a step dated after archiving. The order of the
+    steps is not judged."""
     recs = archived_in_year(ctx).filter(pl.col(U).is_in(ctx.present("procedures")))
     grid = _step_grid(ctx, recs, "建档", ARCHIVE_STEPS)
     grid = grid.with_columns(
@@ -167,8 +174,10 @@ def archive_procedure_incomplete(ctx: Context) -> pl.DataFrame:
     "archive",
     "建档公示时间不足",
     f"{BARCH}建档程序：公示（不少于5天）；{BGUIDE}建档程序审定表（六）公示",
+    settings=("publicity_min_days",),
 )
 def archive_publicity_short(ctx: Context) -> pl.DataFrame:
+    """A record archived in the year whose 建档 公示 step gives 公示天数 and fewer than 5 days."""
     n = ctx.settings.publicity_min_days
     short = (
         ctx.f("procedures")
@@ -217,6 +226,8 @@ def _econ_grid(ctx: Context) -> tuple[pl.DataFrame, pl.DataFrame]:
     f"{BARCH}：建档前对家庭经济状况进行核查并开展数据比对；{BGUIDE}家庭经济状况核对情况审定表",
 )
 def econ_check_incomplete(ctx: Context) -> pl.DataFrame:
+    """A record archived in the year misses one of the eleven 核查项目, or one says 是否提供 否, or 比对结果
+    未比对."""
     recs, grid = _econ_grid(ctx)
     per = grid.group_by("_rid", maintain_order=True).agg(
         _listed("_lack", "item").alias("_l"),
@@ -247,6 +258,7 @@ def econ_check_incomplete(ctx: Context) -> pl.DataFrame:
     f"{BARCH}：数据比对结果不符的不得建档；{BGUIDE}家庭经济状况核对情况审定表（二）比对结果是否相符",
 )
 def econ_check_mismatch(ctx: Context) -> pl.DataFrame:
+    """A record archived in the year has a 核查项目 whose 比对结果 is 不符."""
     recs, grid = _econ_grid(ctx)
     per = grid.group_by("_rid", maintain_order=True).agg(_listed("_mismatch", "item").alias("_m"))
     a = recs.join(per.filter(pl.col("_m") != ""), on="_rid", how="inner")
@@ -261,6 +273,8 @@ def econ_check_mismatch(ctx: Context) -> pl.DataFrame:
     f"{BGUIDE}退档程序审定表",
 )
 def exit_procedure_incomplete(ctx: Context) -> pl.DataFrame:
+    """A record that left the archive in the year, for any reason, lacks one of the seven 退档 steps
+    (a step without 完成日期 counts as lacking) or has a step whose 证明材料 is 无."""
     recs = exited_in_year(ctx).filter(pl.col(U).is_in(ctx.present("procedures")))
     grid = _step_grid(ctx, recs, "退档", EXIT_STEPS)
     per = grid.group_by("_rid", maintain_order=True).agg(
@@ -292,8 +306,11 @@ def exit_procedure_incomplete(ctx: Context) -> pl.DataFrame:
     "致困原因未消除即作脱困退档（错退）",
     f"{B2016_7}：脱困标准为家庭人均收入稳定高于当地低保标准、致困因素消除；{BARCH}动态管理；"
     f"{BGUIDE}第二章：脱困职工的致困原因是否消除",
+    settings=("exit_line_factor", "roster_types"),
 )
 def exit_cause_not_eliminated(ctx: Context) -> pl.DataFrame:
+    """A record that left as 脱困 in the year although its income at exit is at most dibao × 12 ×
+    household_size, or its ID is on that year's civil roster as 低保 or 特困: a candidate 错退."""
     s = ctx.settings
     a = (
         exited_in_year(ctx)
@@ -354,6 +371,7 @@ def exit_cause_not_eliminated(ctx: Context) -> pl.DataFrame:
     f"{BARCH}退档程序：将退档情况书面通知职工本人；{BGUIDE}退档（脱困）职工电话调查表、入户调查表",
 )
 def exit_no_notice(ctx: Context) -> pl.DataFrame:
+    """The follow-up survey of an exited household says 收到书面通知 否."""
     f = (
         ctx.f("followup")
         .filter(pl.col("got_notice") == "否")

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from bangfu.frames import META_SCHEMA, sheet_schema
+from bangfu.frames import sheet_schema
 from bangfu.parse import gb11643_valid, normalise_id
 from bangfu.settings import AuditSettings
 from bangfu.sheets import LEDGER_SHEETS, SHEETS_BY_KEY
@@ -279,4 +279,3 @@ def rec_subject() -> pl.Expr:
 
 
 SOURCE = ["source_file", "source_sheet", "source_row"]
-META = list(META_SCHEMA)

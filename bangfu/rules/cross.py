@@ -20,6 +20,10 @@ def _s(*parts) -> pl.Expr:
     f"{BARCH}：一户一档，困难职工家庭只能在一处建档",
 )
 def duplicate_archive(ctx: Context) -> pl.DataFrame:
+    """The same ID has records in two units (or two in one unit) whose periods in the archive
+    overlap during the year. Periods are half-open, [archived_on, exited_on), an open record
+    running to the year's end, so leaving and coming back on one day is no overlap. Fires on
+    each record involved; needs every unit's archive of the year."""
     y = ctx.year
     start, end = pl.date(y, 1, 1), pl.date(y + 1, 1, 1)
     a = (
@@ -99,8 +103,13 @@ def region_to_unit(
     f"{BARCH}建档条件；{B2016_7}：应建尽建、应保尽保；"
     "《关于加强工会组织与民政部门困难职工家庭数据比对和信息共享工作的通知》",
     keys=(ID,),
+    settings=("roster_types", "no_employer_values"),
 )
 def missed_candidate(ctx: Context) -> pl.DataFrame:
+    """A person on the year's civil roster as 低保 or 特困, with an employer (not empty, 无, 无业 or 待业),
+    who is in no unit's archive that year (疑似漏评). The subject is the roster person (key
+    id_number); the unit is the one whose code is the roster row's 区划代码, else its nearest
+    ancestor."""
     s = ctx.settings
     if ctx.roster is None:
         return pl.DataFrame()
@@ -144,6 +153,8 @@ def missed_candidate(ctx: Context) -> pl.DataFrame:
     f"{B2016_7}：年度解困脱困任务目标；{BGUIDE}第二章一、政策落实情况",
 )
 def target_not_met(ctx: Context) -> pl.DataFrame:
+    """The unit's rolled-up 解困 or 脱困 count for the year is below the target in its own 解困脱困目标
+    sheet."""
     m = ctx.f("rolled")
     short_r = (pl.col("relieved") < pl.col("target_relieved")).fill_null(False)
     short_e = (pl.col("exited_out_of_hardship") < pl.col("target_exited")).fill_null(False)
@@ -181,8 +192,11 @@ def target_not_met(ctx: Context) -> pl.DataFrame:
     "第三方评估指标超出警戒值",
     f"{BGUIDE}第二章三、帮扶实效情况：解困脱困成效的考核与第三方评估；"
     "参照国家脱贫攻坚成效评估：漏评率、错退率不高于2%，群众认可度不低于90%",
+    settings=("missed_rate_alert", "wrong_exit_rate_alert", "recognition_rate_min"),
 )
 def eval_rate_alert(ctx: Context) -> pl.DataFrame:
+    """The unit's rolled-up 漏评率 or 错退率 is above its alert threshold, or its 群众认可度 below it (rates
+    pooled over the subtree)."""
     s = ctx.settings
     m = ctx.f("rolled")
     miss = (pl.col("missed_rate") > s.missed_rate_alert).fill_null(False)
@@ -190,8 +204,9 @@ def eval_rate_alert(ctx: Context) -> pl.DataFrame:
     recog = (pl.col("recognition_rate") < s.recognition_rate_min).fill_null(False)
     m = m.filter(miss | wexit | recog)
 
-    def pct(c):
-        return ((pl.col(c) * 1000).round(0) / 10).cast(pl.String)
+    def pct(c):  # one decimal, from whole tenths: 893 / 10 as a float prints 89.30000000000001
+        tenths = (pl.col(c) * 1000).round(0).cast(pl.Int64)
+        return pl.format("{}.{}", tenths // 10, tenths % 10)
 
     detail = _s(
         f"{ctx.year}年第三方评估（含下级）",

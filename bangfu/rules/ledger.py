@@ -34,8 +34,12 @@ def _first_lines(ctx: Context) -> pl.DataFrame:
     "超范围开支帮扶资金",
     f"{B2015}：帮扶资金不得用于帮扶中心工作人员工资、办公费用，各种奖金、津贴和福利补助，"
     f"购买车辆、手机等交通工具及通讯设备，帮扶中心基本建设投资；{BGUIDE}开支范围情况审定表",
+    settings=("assistance_subjects", "forbidden_vocab"),
 )
 def spend_out_of_scope(ctx: Context) -> pl.DataFrame:
+    """A debit line under a 帮扶 subject (科目名称 containing 困难职工帮扶费 or 帮扶补助) whose 摘要 names spending
+    the 开支范围审定表 forbids (staff wages and office costs, bonuses and welfare, vehicles and phones,
+    construction), judged by a vocabulary; `amount` is the debit."""
     s = ctx.settings
     vocab = list(s.forbidden_vocab)
     if not vocab:
@@ -89,8 +93,12 @@ def spend_out_of_scope(ctx: Context) -> pl.DataFrame:
     "ledger",
     "救助发放明细与会计账簿不符（账表不符）",
     f"{B2015}：帮扶资金专账核算；{BGUIDE}第二章（内部控制：财务信息真实完整）",
+    settings=("ledger_tolerance_cents",),
 )
 def ledger_mismatch(ctx: Context) -> pl.DataFrame:
+    """For a 凭证号 that payments name, the payments' total differs from the voucher's debits in the
+    ledger by more than 0.01 元 (`amount` the difference), or the voucher is missing from the
+    ledger (`amount` the payments' total). Payments without a 凭证号 are not tested."""
     tol = ctx.settings.ledger_tolerance_cents
     first = pl.col("source_row").arg_min()
     p = (
@@ -168,8 +176,12 @@ def ledger_mismatch(ctx: Context) -> pl.DataFrame:
     "unit",
     "未按困难程度分档或差额发放救助金",
     f"{BGUIDE}第二章：是否根据困难程度分档或者差额发放救助金；救助金精准发放情况审定表",
+    settings=("flat_share", "flat_min_households", "flat_min_types"),
 )
 def pay_flat_amount(ctx: Context) -> pl.DataFrame:
+    """At least 90 % of the unit-year's 生活救助 payments carry one identical amount, paid to at least
+    10 archived households of at least two hardship types (未按困难程度分档或差额发放). Key category 生活救助;
+    `amount` the 生活救助 total."""
     s = ctx.settings
     p = ctx.payments().filter(pl.col("category") == LIVING)
     tot = p.group_by(U).agg(pl.len().alias("_n_all"), pl.col("_c").sum().alias("_total"))
@@ -236,6 +248,7 @@ def pay_flat_amount(ctx: Context) -> pl.DataFrame:
     f"{B2016_7}：各级工会制定解困脱困规划和年度工作方案；{BGUIDE}第二章一、政策落实情况",
 )
 def no_plan(ctx: Context) -> pl.DataFrame:
+    """The year's 解困脱困目标 row says 工作方案 无 (only that explicit value fires)."""
     t = ctx.f("targets")
     t = t.filter((pl.col("target_year") == ctx.year) & (pl.col("has_plan") == "无"))
     return (
@@ -257,6 +270,7 @@ def no_plan(ctx: Context) -> pl.DataFrame:
     f"{BGUIDE}第二章三、帮扶实效情况：资金分配方法是否使用因素法；预算管理与绩效评价审定表四",
 )
 def allocation_not_factor(ctx: Context) -> pl.DataFrame:
+    """A 预算执行 row gives a 分配方法 other than 因素法 (once per unit-year)."""
     b = ctx.f("budget").filter(
         pl.col("allocation_method").is_not_null() & (pl.col("allocation_method") != "因素法")
     )
@@ -282,6 +296,7 @@ def allocation_not_factor(ctx: Context) -> pl.DataFrame:
     f"{BGUIDE}第二章三、帮扶实效情况：是否实施全程预算绩效管理；预算管理与绩效评价审定表一、二",
 )
 def no_performance_evaluation(ctx: Context) -> pl.DataFrame:
+    """A 预算执行 row says 绩效评价 无 (once per unit-year)."""
     b = ctx.f("budget").filter(pl.col("has_evaluation") == "无")
     per = (
         b.sort(U, "source_row")

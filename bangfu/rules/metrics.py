@@ -1,4 +1,4 @@
-"""Metrics: each unit's own figures, then roll-ups over the unit tree (rules.md, Metrics)."""
+"""Metrics: each unit's own figures, then roll-ups over the unit tree (docs/RULES.md, Metrics)."""
 
 from __future__ import annotations
 

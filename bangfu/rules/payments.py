@@ -46,8 +46,11 @@ def _sentence(*parts: pl.Expr | str) -> pl.Expr:
     "payment",
     "向未建档人员发放帮扶资金",
     f"依档帮扶：{ART3}；{ART4}",
+    settings=("warmth_fund",),
 )
 def pay_unarchived(ctx: Context) -> pl.DataFrame:
+    """A 帮扶资金 payment (any fund but 送温暖资金) to an ID number with no record in the unit's archive.
+    送温暖资金 may reach people outside the archive."""
     p = ctx.payments().filter(pl.col("_hb"))
     archived = ctx.f("archive").select(U, ID).unique()
     p = p.join(archived, on=[U, ID], how="anti")
@@ -59,8 +62,12 @@ def pay_unarchived(ctx: Context) -> pl.DataFrame:
     "payment",
     "在建档前或退档后发放帮扶资金",
     f"先建档、后帮扶：{ART3}",
+    settings=("warmth_fund",),
 )
 def pay_outside_period(ctx: Context) -> pl.DataFrame:
+    """A 帮扶资金 payment to someone in the unit's archive, but on a day none of their records covers
+    (archived_on ≤ paid_on ≤ exited_on, an open record having no end): paid before archiving or
+    after leaving."""
     p = ctx.payments().filter(pl.col("_hb"))
     a = ctx.f("archive").select(
         U, ID, pl.col("archived_on").alias("_a_on"), pl.col("exited_on").alias("_e_on")
@@ -92,8 +99,14 @@ def pay_outside_period(ctx: Context) -> pl.DataFrame:
     "payment",
     "超标准发放救助金",
     f"{ART5}；本单位救助标准",
+    settings=("living_cap_months", "education_cap_months", "cap_months_by_year"),
 )
 def pay_over_standard(ctx: Context) -> pl.DataFrame:
+    """A household's payments in one category exceed, within the year, the smallest cap that
+    exists: the unit's own 救助标准 for its hardship type; for 生活救助 12 months of dibao; for 助学救助 10
+    months. The household is its ID number, its hardship type that of its latest archive record;
+    payments count in paid_on, payment_no order whatever the fund. Fires on the payment that
+    crosses the cap and every later one; `amount` is the excess it carries."""
     s, year = ctx.settings, ctx.year
     hh = ctx.latest_records().select(U, ID, pl.col("hardship_type").alias("_htype"))
     p = ctx.payments().join(hh, on=[U, ID], how="inner")
@@ -172,8 +185,12 @@ def pay_over_standard(ctx: Context) -> pl.DataFrame:
     "payment",
     "重复发放救助金",
     f"{B2015}第三条（实名制、依档帮扶）；{BGUIDE}第二章：是否存在滥发帮扶资金的行为",
+    settings=("duplicate_window_days",),
 )
 def pay_duplicate(ctx: Context) -> pl.DataFrame:
+    """A payment to the same ID, in the same category and for the same amount (to the cent, any
+    fund) as an earlier one of the unit-year made at most 15 days before it. Fires on the later
+    payment."""
     w = ctx.settings.duplicate_window_days
     part = [U, ID, "category", "_c"]
     order = ["paid_on", "payment_no", "_rid"]
@@ -206,8 +223,10 @@ def pay_duplicate(ctx: Context) -> pl.DataFrame:
     "以现金方式发放帮扶资金",
     f"救助金应通过银行账户实名发放，现金发放无法核实实际领取人（实名制：{ART3}）；"
     f"{BGUIDE}第二章二、内部控制情况",
+    settings=("warmth_fund",),
 )
 def pay_cash(ctx: Context) -> pl.DataFrame:
+    """A 帮扶资金 payment made in 现金: assistance goes through bank accounts in the recipient's name."""
     p = ctx.payments().filter(pl.col("_hb") & (pl.col("method") == "现金"))
     return _emit(p, _sentence(pay_subject(), "，以现金方式发放，未通过银行账户。"))
 
@@ -219,6 +238,8 @@ def pay_cash(ctx: Context) -> pl.DataFrame:
     f"实名制：{ART3}；{BGUIDE}第二章（内部控制、防范舞弊）",
 )
 def pay_shared_account(ctx: Context) -> pl.DataFrame:
+    """A 收款账号 that received payments for two or more different ID numbers in the unit-year; fires
+    on each of those payments."""
     p = ctx.payments().filter(pl.col("account_no").is_not_null())
     p = p.with_columns(pl.col(ID).n_unique().over([U, "account_no"]).alias("_n"))
     p = p.filter(pl.col("_n") >= 2)
@@ -240,6 +261,8 @@ def pay_shared_account(ctx: Context) -> pl.DataFrame:
     f"{BGUIDE}第二章：是否存在优亲厚友的行为；{ART4}",
 )
 def pay_staff_related(ctx: Context) -> pl.DataFrame:
+    """The recipient is one of the unit's 工会干部 (same ID), or one of the recipient's archive records
+    shares a 联系电话 or 家庭住址 with a staff member (优亲厚友)."""
     staff = ctx.f("staff")
     if staff.height == 0:
         return pl.DataFrame()
@@ -298,6 +321,7 @@ def pay_staff_related(ctx: Context) -> pl.DataFrame:
     f"{ART5}（医疗救助以医保报销后个人自付部分为限，应以医保票据为依据）",
 )
 def med_non_insurance(ctx: Context) -> pl.DataFrame:
+    """A 医疗救助 payment that rests on a 非医保票据."""
     p = ctx.payments().filter(
         (pl.col("category") == MEDICAL) & (pl.col("receipt_type") == "非医保票据")
     )
@@ -311,6 +335,7 @@ def med_non_insurance(ctx: Context) -> pl.DataFrame:
     f"{ART5}（医疗救助按年度核定个人自付部分）",
 )
 def med_wrong_year(ctx: Context) -> pl.DataFrame:
+    """A 医疗救助 payment whose 票据年度 is not the year it was paid."""
     p = ctx.payments().filter(
         (pl.col("category") == MEDICAL)
         & pl.col("receipt_year").is_not_null()
@@ -332,6 +357,7 @@ def med_wrong_year(ctx: Context) -> pl.DataFrame:
     f"{ART5}",
 )
 def med_over_self_pay(ctx: Context) -> pl.DataFrame:
+    """A 医疗救助 payment larger than the 医保报销后自付金额 it covers."""
     p = ctx.payments().with_columns(cents("med_self_pay").alias("_self"))
     p = p.filter(
         (pl.col("category") == MEDICAL)
@@ -354,8 +380,11 @@ def med_over_self_pay(ctx: Context) -> pl.DataFrame:
     "payment",
     "自行设立救助项目、扩大帮扶资金救助范围",
     f"{ART5}；{BGUIDE}第二章：是否自行设立救助项目",
+    settings=("listed_projects", "warmth_fund"),
 )
 def pay_unlisted(ctx: Context) -> pl.DataFrame:
+    """A 帮扶资金 payment whose 救助项目 is not one of the listed projects (自行设立救助项目); 送温暖 paid from a 帮扶资金
+    fund fires too."""
     listed = list(ctx.settings.listed_projects)
     p = ctx.payments().filter(pl.col("_hb") & ~pl.col("category").is_in(listed).fill_null(False))
     detail = _sentence(
@@ -375,8 +404,12 @@ def pay_unlisted(ctx: Context) -> pl.DataFrame:
     "身份证号码不符合国家标准",
     f"{GB11643}：18位，前17位为数字、第18位为数字或X，出生日期真实，校验码正确；实名制：{ART3}",
     keys=("_subject",),
+    settings=("id_birth_year_min",),
 )
 def id_invalid(ctx: Context) -> pl.DataFrame:
+    """An ID number that fails GB 11643 (18 characters, 17 digits then a digit or X, a real birth
+    date from 1900 to the ledger year's end, the right check character). Fires on every payment
+    and every archive record carrying it."""
     ids = pl.concat([ctx.payments().select(ID), ctx.f("archive").select(ID)]).unique()
     bad = ids.filter(~id_valid(ctx.year, ID, ctx.settings.id_birth_year_min))
     p = ctx.payments().join(bad, on=ID, how="semi", nulls_equal=True)

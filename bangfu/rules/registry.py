@@ -19,7 +19,6 @@ import polars as pl
 
 from bangfu.frames import FINDINGS_SCHEMA
 from bangfu.rules.common import Context
-from bangfu.settings import DEFAULT_SEVERITIES
 
 KINDS = ("payment", "archive", "ledger", "unit", "cross", "rollup")
 KEYS_BY_KIND = {
@@ -32,6 +31,46 @@ KEYS_BY_KIND = {
 }
 FINDING_ID_CHARS = 20
 
+# The rules in the order of rules.md, their order of importance: rules run in it (so findings
+# stack in it) and a finding's rule ranks by it. Every registered rule has its place here;
+# their default severities are settings (bangfu.settings.DEFAULT_SEVERITIES).
+ORDER: tuple[str, ...] = (
+    # payments
+    "PAY_UNARCHIVED",
+    "PAY_OUTSIDE_ARCHIVE_PERIOD",
+    "PAY_OVER_STANDARD",
+    "PAY_DUPLICATE",
+    "PAY_CASH",
+    "PAY_SHARED_ACCOUNT",
+    "PAY_STAFF_RELATED",
+    "MED_NON_INSURANCE_RECEIPT",
+    "MED_RECEIPT_WRONG_YEAR",
+    "MED_OVER_SELF_PAY",
+    "PAY_UNLISTED_PROJECT",
+    "ID_INVALID",
+    # archive records
+    "ARCHIVE_INCOME_OVER_LINE",
+    "ARCHIVE_PROCEDURE_INCOMPLETE",
+    "ARCHIVE_PUBLICITY_SHORT",
+    "ECON_CHECK_INCOMPLETE",
+    "ECON_CHECK_MISMATCH",
+    "EXIT_PROCEDURE_INCOMPLETE",
+    "EXIT_CAUSE_NOT_ELIMINATED",
+    "EXIT_NO_NOTICE",
+    "DUPLICATE_ARCHIVE",
+    "MISSED_CANDIDATE",
+    # ledger
+    "SPEND_OUT_OF_SCOPE",
+    "LEDGER_MISMATCH",
+    # unit
+    "PAY_FLAT_AMOUNT",
+    "TARGET_NOT_MET",
+    "NO_PLAN",
+    "ALLOCATION_NOT_FACTOR",
+    "NO_PERFORMANCE_EVALUATION",
+    "EVAL_RATE_ALERT",
+)
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -41,20 +80,31 @@ class Rule:
     basis: str  # rule and document article, written into every finding
     keys: tuple[str, ...]  # subject key columns hashed into finding_id (after year, unit, rule)
     fn: Callable[[Context], pl.DataFrame] | None  # None for rollup rules (run by rollup_findings)
-    order: int  # importance order in the report: the order of rules.md
+    order: int  # its place in ORDER (the order of docs/RULES.md)
+    settings: tuple[str, ...] = ()  # the AuditSettings fields (thresholds …) the rule reads
 
 
 RULES: dict[str, Rule] = {}
 
 
-def rule(code: str, kind: str, title: str, basis: str, keys: Iterable[str] | None = None):
-    """Register ``fn`` as rule ``code``."""
+def rule(
+    code: str,
+    kind: str,
+    title: str,
+    basis: str,
+    keys: Iterable[str] | None = None,
+    settings: Iterable[str] = (),
+):
+    """Register ``fn`` as rule ``code``; ``settings`` names the thresholds and vocabularies it
+    reads (docs/RULES.md lists them with their defaults)."""
     if kind not in KINDS:
         raise ValueError(kind)
 
     def deco(fn):
         if code in RULES:
             raise ValueError(f"rule {code} registered twice")
+        if code not in ORDER:
+            raise ValueError(f"rule {code} has no place in registry.ORDER")
         RULES[code] = Rule(
             code=code,
             kind=kind,
@@ -62,7 +112,8 @@ def rule(code: str, kind: str, title: str, basis: str, keys: Iterable[str] | Non
             basis=basis,
             keys=tuple(keys) if keys is not None else KEYS_BY_KIND[kind],
             fn=fn,
-            order=list(DEFAULT_SEVERITIES).index(code),
+            order=ORDER.index(code),
+            settings=tuple(settings),
         )
         return fn
 

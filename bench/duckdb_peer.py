@@ -1,11 +1,11 @@
 """An independent DuckDB SQL implementation of the metrics and a representative subset of the
 findings (PAY_UNARCHIVED, PAY_OUTSIDE_ARCHIVE_PERIOD, PAY_OVER_STANDARD, PAY_DUPLICATE,
-LEDGER_MISMATCH, DUPLICATE_ARCHIVE), written from rules.md without reusing the polars code.
+LEDGER_MISMATCH, DUPLICATE_ARCHIVE), written from docs/RULES.md without reusing the polars code.
 
 It is the oracle the tests compare the polars rules with, and the analytic peer in benchmarks.
 Tables are polars frames / Arrow tables, or Parquet paths / globs (e.g. the lake's
 ``<data>/lake/payments/year=2019/*/data.parquet``). duckdb is a dev dependency: import this
-module only from tests and benchmarks.
+module only from tests and benchmarks (it lives in bench/, outside the installed packages).
 """
 
 from __future__ import annotations
