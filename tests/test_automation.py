@@ -44,7 +44,7 @@ def tick(instance: dg.DagsterInstance, landing: Path, cursor: str | None, data: 
     """One sensor evaluation; dynamic-partition requests applied like the daemon does. ``data``:
     the data folder (whose reviews/inbox/ the sensor also takes); default beside the landing."""
     data = data or landing.parent / f"{landing.name}-data"
-    ctx = dg.build_sensor_context(
+    with dg.build_sensor_context(
         instance=instance,
         cursor=cursor,
         resources={
@@ -52,8 +52,8 @@ def tick(instance: dg.DagsterInstance, landing: Path, cursor: str | None, data: 
             "data": DataResource(path=str(data)),
             "warehouse": WarehouseResource(data_path=str(data)),
         },
-    )
-    result = landing_sensor(ctx)
+    ) as ctx:
+        result = landing_sensor(ctx)
     if isinstance(result, dg.SensorResult):
         for req in result.dynamic_partitions_requests or []:
             assert isinstance(req, dg.AddDynamicPartitionsRequest)
