@@ -56,6 +56,9 @@ def summarise(data: Path, summary, seconds: float) -> str:
     lines.append(f"  工作簿      {data / 'workbooks'}")
     lines.append(f"  审计报告    {data / 'reports'}")
     lines.append(f"  数据质量    {data / 'quality'}（每年度：读入、隔离、拒收明细）")
+    lines.append(
+        f"  审计总览    {data / 'overview'}（每年度：单位排名、目标、比率、同比、本福特检验）"
+    )
     lines.append(f"  Dagster     DAGSTER_HOME={_home(data)}（make ui 打开界面）")
     wh.dispose()
     return "\n".join(lines)

@@ -484,7 +484,28 @@ class OutputTask:
     edu_standard: float | None
     medical_standard: float | None
     settings: AuditSettings
+    below_ranking: list[dict] | None = None  # a city's or province's units below, ranked
     review: Any = None  # bangfu.review.state.UnitReview: the judgments the files show
+
+
+def below_rankings(
+    wh: Warehouse, units: pl.DataFrame, year: int, parents: Collection[str]
+) -> dict[str, list[dict]]:
+    """parent → its units directly below, ranked by 问题金额占比 (bangfu.overview), for the
+    figure of a city's or province's report; one ranking of the year for all of them."""
+    if not parents:
+        return {}
+    from bangfu import overview
+
+    metrics = overview.read_metrics(wh, year)
+    if metrics.is_empty():
+        return {}
+    found = overview.counted(
+        overview.read_findings(wh, [year]), overview.current_verdicts(wh, [year])
+    )
+    rank = overview.ranking(units, metrics, found)
+    cols = ("unit_code", "unit_name", "paid_total", "problem_amount", "problem_ratio", "sev_高")
+    return {p: overview.below_ranking(rank, p).select(cols).to_dicts() for p in parents}
 
 
 @dataclass
@@ -546,7 +567,9 @@ def write_unit_outputs(task: OutputTask) -> dict:
             out["seconds"]["workbook"] = time.perf_counter() - t0
         if "report" in task.paths:
             t0 = time.perf_counter()
-            rp = write_unit_report(Path(task.paths["report"]), **args)
+            rp = write_unit_report(
+                Path(task.paths["report"]), **args, below_ranking=task.below_ranking
+            )
             out["report"] = str(rp["path"])
             out["seconds"]["report"] = time.perf_counter() - t0
         # the shared context counts for each file in proportion (writer seconds add up)
@@ -587,6 +610,7 @@ def run_workbooks(
     workers = workers or workers_default()
     unit_rows = {r["unit_code"]: r for r in units.iter_rows(named=True)}
     descendants = review_state.descendants_of(units)
+    parents = set(units["parent_code"].drop_nulls().to_list())
     outcome = OutputsOutcome()
     failures: list[tuple[int, str, str]] = []
     state = {"done": 0}
@@ -603,6 +627,7 @@ def run_workbooks(
             years = list(range(year - AUDITED_YEARS + 1, year + 1))
             ctx = rules.unit_context(units, standards(lake), [year])
             std_of = {r["unit_code"]: r for r in ctx.iter_rows(named=True)}
+            below = below_rankings(wh, units, year, [u for u in unit_list if u in parents])
             for start in range(0, len(unit_list), chunk_units):
                 chunk = unit_list[start : start + chunk_units]
                 metrics = wh.read(tables.unit_year_metrics, year=years, unit_code=chunk)
@@ -628,6 +653,7 @@ def run_workbooks(
                         medical_standard=std.get("medical_standard"),
                         settings=settings,
                         review=reviews[unit],
+                        below_ranking=below.get(unit),
                     )
 
     def finish(task: OutputTask, res: dict | None, exc: BaseException | None) -> None:

@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import national, orchestration, pipeline, review, rules, workbooks
+from bench import national, orchestration, overview, pipeline, review, rules, workbooks
 from bench.common import BENCH, PY, REPO, RESULTS, load_saved, log, machine, save
 
 NOTE = (
@@ -96,6 +96,8 @@ def markdown(doc: dict) -> str:
             lines += [rules.table(r["rules"]), ""]
         if "workbooks" in r:
             lines += [workbooks.table(r["workbooks"]), ""]
+        if r.get("overview"):
+            lines += [overview.table(r["overview"]), ""]
         if "national" in r:
             lines += [national.table(r["national"]), ""]
         ing = r.get("ingest_bench")
@@ -183,9 +185,16 @@ def main(argv: list[str] | None = None) -> None:
             "pipeline": lambda s=scale, p=profile: pipeline.measure(s, profile=p),
             "rules": lambda s=scale: rules.measure(s),
             "workbooks": lambda s=scale: workbooks.measure(s),
+            "overview": lambda s=scale: overview.measure(s),
         }
         if scale == "L":
-            nat = {"national": lambda: national.measure("L", a.year, reuse_run=a.reuse)}
+            nat = {
+                "national": lambda: national.measure("L", a.year, reuse_run=a.reuse),
+                # the whole year's overview; the reports' figures over a sample of 300 units
+                "overview": lambda: overview.measure(
+                    "L", a.year, units=300, data=national.run_data("L")
+                ),
+            }
             jobs = {**jobs, **nat} if a.l_all else nat
         for name, fn in jobs.items():
             r[name] = step(scale, name, fn, a.reuse)

@@ -100,6 +100,13 @@ QUALITY_CHECKS = [
         "机构名录中每个单位要么读入了台账，要么列为拒收或未报送（警告：未报送单位见报告）。",
     ),
 ]
+OVERVIEW_CHECKS = [
+    spec(
+        "year_overview",
+        "every_unit_ranked_once",
+        "总览的单位排名中，机构名录的每个单位每年恰好出现一次，同级名次 1…n 连续。",
+    ),
+]
 WORKBOOK_CHECKS = [
     spec("audit_workbooks", "workbooks_written", "每个已读入台账的单位年度都写出了工作簿和报告。"),
     spec("audit_workbooks", "no_formula_cells", "工作簿中没有公式单元格：输入文本一律按文本写入。"),
@@ -190,4 +197,18 @@ def metrics_check_results(rolled, own, units) -> list[dg.AssetCheckResult]:
             province_total=float(rolled_total),
             sum_of_own=float(own_total),
         ),
+    ]
+
+
+def overview_check_results(problems: dict[int, list[str]]) -> list[dg.AssetCheckResult]:
+    """`problems`: year → bangfu.overview.ranking_problems of that year's ranking."""
+    bad = [f"{year}: {p}" for year, ps in sorted(problems.items()) for p in ps]
+    return [
+        result(
+            "every_unit_ranked_once",
+            not bad,
+            asset="year_overview",
+            years=len(problems),
+            problems="\n".join(bad[:50]) or "无",
+        )
     ]

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets import findings, ingest, metrics, reference, reviews, validation, workbooks
+from assets import findings, ingest, metrics, overview, reference, reviews, validation, workbooks
 from assets.catalog import with_column_schemas
 from pipelines.automation import landing_sensor, nightly_schedule
 from pipelines.jobs import JOBS, STAGE_JOBS, YEAR_JOBS
 from resources import AuditSettingsResource, DataResource, LandingResource, WarehouseResource
 from warehouse.store import WAREHOUSE_URL_ENV
 
-ASSET_MODULES = [reference, ingest, validation, findings, metrics, reviews, workbooks]
+ASSET_MODULES = [reference, ingest, validation, findings, metrics, overview, reviews, workbooks]
 
 __all__ = ["STAGE_JOBS", "build_defs", "defs", "is_year_job"]
 

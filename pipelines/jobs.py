@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets import findings, ingest, metrics, reference, reviews, validation, workbooks
+from assets import findings, ingest, metrics, overview, reference, reviews, validation, workbooks
 
 reference_job = dg.define_asset_job(
     "reference_job",
@@ -25,11 +25,14 @@ unit_stage_job = dg.define_asset_job(
 year_stage_job = dg.define_asset_job(
     "year_stage_job",
     selection=dg.AssetSelection.assets(
-        validation.data_quality, findings.cross_unit_findings, metrics.unit_year_metrics
+        validation.data_quality,
+        findings.cross_unit_findings,
+        metrics.unit_year_metrics,
+        overview.year_overview,
     ),
     description=(
-        "年度：数据质量报告、跨单位发现与逐级汇总指标。"
-        "Per year: data-quality report, cross-unit findings, roll-ups."
+        "年度：数据质量报告、跨单位发现、逐级汇总指标与审计总览。"
+        "Per year: data-quality report, cross-unit findings, roll-ups, overview."
     ),
 )
 output_stage_job = dg.define_asset_job(

@@ -179,7 +179,7 @@ def _run_pipeline(
     with data_lock(data, echo):
         # under the lock: temporary files a killed run left in the lake and the outputs
         # (never a live writer's: see sweep_stale_temp; never the landing folder)
-        outputs = ("lake", "workbooks", "reports", "quality")
+        outputs = ("lake", "workbooks", "reports", "quality", "overview")
         stale = sweep_stale_temp([data / name for name in outputs])
         if stale:
             echo(

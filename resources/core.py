@@ -47,6 +47,9 @@ class DataResource(dg.ConfigurableResource):
     def quality_path(self, year: int) -> Path:
         return self.root / "quality" / f"{year}.xlsx"
 
+    def overview_path(self, year: int) -> Path:
+        return self.root / "overview" / f"{year}.xlsx"
+
 
 class WarehouseResource(dg.ConfigurableResource):
     """数据仓库 — SQLite in the data folder by default; ``url`` (the definitions pass

@@ -2,6 +2,9 @@
 
 - docs/img/workbook.png — one 审定表 of a county's workbook, as LibreOffice prints it
 - docs/img/report.png   — a page of the same county's draft 审计报告
+- docs/img/overview-ranking.png — the year overview's 单位排名 sheet with its native chart, as
+  LibreOffice prints it
+- docs/img/report-trend.png — the first figure of a city's draft report, the PNG it embeds
 - docs/img/asset-graph.png — the asset graph in the Dagster UI (dagster-webserver on a free port
   over the demo's Dagster instance, photographed by headless Chromium through playwright)
 
@@ -101,6 +104,53 @@ def workbook_and_report(data: Path, tmp: Path) -> None:
     page_png(to_pdf(report, tmp), REPORT_PAGE, OUT / "report.png", width=REPORT_WIDTH)
 
 
+OVERVIEW_SHEET = "单位排名"
+CITY = "330100"  # a city's report has all three figures; the first is the three-year trend
+
+
+def overview_and_figure(data: Path, tmp: Path) -> None:
+    """The overview's charts are drawn by LibreOffice (openpyxl would drop them on a one-sheet
+    copy, so the whole workbook is converted and the sheet's page found by its title); the report
+    figure is taken as the report embeds it."""
+    import numpy as np
+    from docx import Document
+    from PIL import Image
+
+    pdf = to_pdf(data / "overview" / f"{YEAR}.xlsx", tmp)
+    pages = int(
+        next(
+            line.split()[-1]
+            for line in subprocess.run(
+                [need("pdfinfo"), str(pdf)], check=True, capture_output=True, text=True
+            ).stdout.splitlines()
+            if line.startswith("Pages:")
+        )
+    )
+    page = next(
+        n
+        for n in range(1, pages + 1)
+        if f"— {OVERVIEW_SHEET}"
+        in subprocess.run(
+            [need("pdftotext"), "-f", str(n), "-l", str(n), str(pdf), "-"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
+    out = OUT / "overview-ranking.png"
+    page_png(pdf, page, out, width=1600)
+    img = Image.open(out).convert("RGB")
+    ys, xs = np.where(np.asarray(img.convert("L")) < 245)  # the printed area, without the margins
+    img = img.crop((xs.min() - 10, ys.min() - 10, xs.max() + 10, ys.max() + 10))
+    img = img.resize((1100, round(img.height * 1100 / img.width)), Image.LANCZOS)
+    img.quantize(colors=64).save(out, optimize=True)
+    report = Document(data / "reports" / str(YEAR) / f"{CITY}.docx")
+    if not report.inline_shapes:
+        sys.exit(f"the {CITY} report of {data} has no figures: run `make demo` again first")
+    rid = report.inline_shapes[0]._inline.graphic.graphicData.pic.blipFill.blip.embed
+    (OUT / "report-trend.png").write_bytes(report.part.related_parts[rid].blob)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -182,9 +232,17 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bangfu-pictures-") as tmp:
         print("workbook and report pages (LibreOffice, pdftoppm) …")
         workbook_and_report(args.data, Path(tmp))
+        print("overview chart and report figure (LibreOffice, pdftoppm) …")
+        overview_and_figure(args.data, Path(tmp))
         print("asset graph (dagster-webserver, Chromium) …")
         asset_graph(args.data, Path(tmp))
-    for name in ("workbook.png", "report.png", "asset-graph.png"):
+    for name in (
+        "workbook.png",
+        "report.png",
+        "overview-ranking.png",
+        "report-trend.png",
+        "asset-graph.png",
+    ):
         path = OUT / name
         print(f"  {path.relative_to(ROOT)}  {path.stat().st_size // 1024} KB")
     return 0

@@ -18,7 +18,7 @@ PACKAGES=(
   "chromium           chromium      tests/test_ui.py: the Dagster UI in headless Chromium"
   "nginx              nginx         the authenticating proxy in front of the Dagster UI (tests)"
   "apache2-utils      htpasswd      the proxy's password file (htpasswd)"
-  "poppler-utils      pdftoppm      make pictures: PDF pages to PNG"
+  "poppler-utils      pdftoppm      make pictures: PDF pages to PNG; tests/test_overview.py: pdftotext"
 )
 
 check_only=false

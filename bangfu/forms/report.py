@@ -16,6 +16,7 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml.ns import qn
 from docx.shared import Cm, Pt
 
+from bangfu.forms import charts
 from bangfu.forms import review_sheets as rs
 from bangfu.forms.evidence import Group
 from bangfu.forms.facts import Context, pct, yuan
@@ -215,9 +216,16 @@ def write_unit_report(
     medical_standard: float | None = None,
     settings: AuditSettings | None = None,
     prepared: tuple | None = None,
+    below_ranking: list[dict] | None = None,
+    figures: bool | None = None,
 ) -> dict:
     """Write the draft report (.docx) atomically; ``sample_size`` and ``seed`` are accepted for a
-    signature shared with ``write_unit_workbook`` and not used; ``prepared`` as there."""
+    signature shared with ``write_unit_workbook`` and not used; ``prepared`` as there.
+    ``below_ranking``: a city's or province's units below it, ranked (bangfu.overview); with
+    ``figures`` (default: unless BANGFU_REPORT_FIGURES=0) the report carries the figures of
+    bangfu.forms.charts."""
+    if figures is None:
+        figures = charts.figures_wanted()
     auditor = dict(auditor or {})
     ctx, groups = prepared or build_context(
         year=year,
@@ -255,6 +263,16 @@ def write_unit_report(
         _para(doc, text)
     if ctx.metrics:
         _metrics_table(doc, ctx)
+    figure_no = 1
+    if figures:
+        figure_no = charts.add_figures(
+            doc,
+            [
+                charts.trend_figure(ctx.years, ctx.metrics, subtree=ctx.unit.get("level") != "县"),
+                charts.ranking_figure(below_ranking),
+            ],
+            figure_no,
+        )
     doc.add_heading("（二）审计评价", level=1)
     for text in evaluation(ctx, groups):
         _para(doc, text)
@@ -263,6 +281,8 @@ def write_unit_report(
     headings = []
     if not groups:
         _para(doc, "本次审计未发现需要反映的问题。")
+    if figures:
+        figure_no = charts.add_figures(doc, [charts.findings_figure(groups)], figure_no)
     for i, g in enumerate(groups, start=1):
         heading = group_heading(i, g)
         headings.append(heading)
@@ -303,6 +323,7 @@ def write_unit_report(
             for g, h in zip(groups, headings, strict=True)
         ],
         "counts": {"findings": len(ctx.findings), "groups": len(groups)},
+        "figures": figure_no - 1,
         "draft": draft,
     }
 
