@@ -9,7 +9,7 @@ VENV := .venv
 DATA ?= data
 PACKAGES := bangfu assets pipelines resources checks warehouse bench
 
-.PHONY: demo test check system-deps lint format ui pictures docs bench clean
+.PHONY: demo test check system-deps lint format ui ui-operator pictures docs bench clean
 
 # uv manages the environment; bootstrap it with pip when the machine has none.
 .tools/bin/uv:
@@ -55,10 +55,17 @@ format: $(VENV)/.synced
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-# The Dagster UI over the demo data: http://127.0.0.1:3000
+# The Dagster UI over the demo data: http://127.0.0.1:3000 (UI_PORT=…)
+# `make ui`: the auditors' view, read-only (lineage, partitions, metadata, checks, runs; launching,
+# wiping, schedule and sensor switches are refused). `make ui-operator`: the operators' full UI
+# with the daemon (`dagster dev`). In production both sit behind nginx: docs/DEPLOY.md.
+UI_PORT ?= 3000
+UI_ENV = BANGFU_DATA=$(DATA) DAGSTER_HOME=$(abspath $(DATA))/dagster_home DAGSTER_EVENT_BATCH_SIZE=1000
 ui: $(VENV)/.synced
-	BANGFU_DATA=$(DATA) DAGSTER_HOME=$(abspath $(DATA))/dagster_home DAGSTER_EVENT_BATCH_SIZE=1000 \
-	  $(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	$(UI_ENV) $(VENV)/bin/dagster-webserver --read-only -w workspace.yaml -h 127.0.0.1 -p $(UI_PORT)
+
+ui-operator: $(VENV)/.synced
+	$(UI_ENV) $(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(UI_PORT)
 
 # The README's pictures (docs/img/) from the demo's outputs: run `make demo` first.
 pictures: system-deps $(VENV)/.synced

@@ -17,7 +17,7 @@ PACKAGES=(
   "fonts-noto-cjk     -             Chinese text in the converted PDFs and the UI screenshots"
   "chromium           chromium      tests/test_ui.py: the Dagster UI in headless Chromium"
   "nginx              nginx         the authenticating proxy in front of the Dagster UI (tests)"
-  "apache2-utils      htpasswd      the proxy's password file (htpasswd)"
+  "openssl            openssl       tests/test_access.py: the proxy's TLS certificate and password hashes"
   "poppler-utils      pdftoppm      make pictures: PDF pages to PNG; tests/test_overview.py: pdftotext"
 )
 

@@ -16,7 +16,7 @@ ALL = [
     "fonts-noto-cjk",
     "chromium",
     "nginx",
-    "apache2-utils",
+    "openssl",
     "poppler-utils",
 ]
 
@@ -60,7 +60,7 @@ def apt_calls(tmp_path: Path) -> list[str]:
 
 def test_root_installs_what_is_missing_with_one_update(tmp_path):
     env = fake_system(
-        tmp_path, uid=0, dpkg_installed=["fonts-noto-cjk"], programs=["chromium", "htpasswd"]
+        tmp_path, uid=0, dpkg_installed=["fonts-noto-cjk"], programs=["chromium", "openssl"]
     )
     result = run(env)
     assert result.returncode == 0, result.stderr
@@ -104,7 +104,7 @@ def test_without_apt_names_the_packages(tmp_path):
     result = run(env)
     assert result.returncode == 1
     assert "no apt-get" in result.stderr
-    assert "fonts-noto-cjk nginx apache2-utils poppler-utils" in result.stderr
+    assert "fonts-noto-cjk nginx openssl poppler-utils" in result.stderr
 
 
 def test_script_is_executable_as_make_calls_it():

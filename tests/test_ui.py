@@ -1,4 +1,5 @@
-"""The Dagster UI over the scale-S run: asset graph and partitions pages in headless Chromium.
+"""The Dagster UI over the scale-S run: asset graph and partitions pages in headless Chromium,
+served read-only as auditors see it (`make ui`; tests/test_access.py checks what it refuses).
 
 Needs Debian's chromium at /usr/bin/chromium (scripts/system-deps.sh installs it); without it
 the test skips outside CI and FAILS under CI=true.
@@ -74,6 +75,7 @@ def webserver(s_run, tmp_path):
         proc = subprocess.Popen(
             [
                 str(Path(sys.executable).parent / "dagster-webserver"),
+                "--read-only",
                 "-h",
                 "127.0.0.1",
                 "-p",
