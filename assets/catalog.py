@@ -14,6 +14,7 @@ import polars as pl
 
 from bangfu import frames
 from bangfu.quality import SUMMARY_COLUMNS
+from bangfu.review import journal
 from bangfu.sheets import LEDGER_SHEETS, SHEETS_BY_KEY
 
 META_DESCRIPTIONS = {
@@ -42,6 +43,23 @@ FINDINGS_DESCRIPTIONS = {
     "source_sheet": "证据所在表",
     "source_row": "证据所在行",
     "settings_hash": "产生该发现的审计参数散列（见 run_settings）",
+    "subject_id": "对象编号：不含年度的同一散列，跨年度识别同一对象的同一问题（上年度问题整改情况）",
+}
+
+# the warehouse table `reviews` (review.md), append-only
+REVIEWS_DESCRIPTIONS = {
+    "review_id": "记录编号：唯一、递增；同一对象以编号最大的一条为当前意见",
+    "year": "年度",
+    "unit_code": "单位代码",
+    "target_kind": "对象种类：finding（审计发现）、evidence（审计取证单）、workpaper（审计工作底稿）",
+    "target_key": "对象：finding_id、取证单的规则代码或底稿表号（五 … 二十一）",
+    "rule_code": "规则代码（审计发现、取证单）",
+    "subject_id": "审计发现的对象编号（跨年度比对）",
+    "value": "复核结论 / 证据提供单位意见 / 审核意见",
+    "note": "说明（排除、已整改、有异议、审核意见 2、3 必填）",
+    "decided_by": "复核人 / 录入人 / 审核人员",
+    "decided_at": "记录时间（带时区）",
+    "source": "来源：cli，或 workbook:<文件名>#<sha256>",
 }
 
 METRICS_DESCRIPTIONS = {
@@ -132,6 +150,7 @@ def _column_metadata() -> dict[str, dict]:
         "unit_year_metrics": {
             "dagster/column_schema": table_schema(frames.METRICS_SCHEMA, METRICS_DESCRIPTIONS)
         },
+        "reviews": {"dagster/column_schema": table_schema(journal.SCHEMA, REVIEWS_DESCRIPTIONS)},
     }
 
 

@@ -8,6 +8,7 @@ from assets.common import OWNER, add_partition_metadata, load_units, progress, u
 from assets.findings import EAGER
 from assets.outputs_inputs import unit_audit_inputs
 from assets.partitions import multi_key, unit_year_partitions
+from assets.reviews import reviews
 from bangfu import stages
 from checks.asset_checks import WORKBOOK_CHECKS, result
 from resources import AuditSettingsResource, DataResource, WarehouseResource
@@ -32,15 +33,17 @@ class WorkbookScope(dg.Config):
 
 # Only through unit_audit_inputs, which the year stage reports once its figures are written:
 # an edge from unit_findings would let the automation write a unit's workbook in the same tick
-# as the year stage, from the year's old figures.
+# as the year stage, from the year's old figures. `reviews` is an edge for lineage (where the
+# judgments enter) that the automation ignores: a recorded judgment launches its own output
+# runs (pipelines.runner.rematerialise), and the review state is part of the inputs digest.
 @dg.asset(
     partitions_def=unit_year_partitions,
     group_name="workbooks",
     owners=[OWNER],
     kinds={"excel", "docx"},
-    deps=[unit_audit_inputs],
+    deps=[unit_audit_inputs, reviews],
     backfill_policy=dg.BackfillPolicy.single_run(),
-    automation_condition=EAGER,
+    automation_condition=EAGER.ignore(dg.AssetSelection.assets(reviews)),
     check_specs=WORKBOOK_CHECKS,
     description=(
         "审定表工作簿与审计报告草稿：第六章十七张审定表/调查表、审计取证单、审计工作底稿"

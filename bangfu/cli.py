@@ -95,6 +95,42 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--rule")
     f.add_argument("--show-ids", action="store_true", help="显示完整身份证号和电话（慎用）")
     f.add_argument("--limit", type=int, default=200)
+
+    rv = sub.add_parser("review", help="复核：复核结论、证据提供单位意见、审核意见 / judgments")
+    rsub = rv.add_subparsers(dest="review_command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    render = argparse.ArgumentParser(add_help=False)
+    render.add_argument(
+        "--no-render",
+        action="store_true",
+        help="只记录，不重新生成受影响单位的工作簿和报告（下次 bangfu run 时生成）",
+    )
+    rl = rsub.add_parser("list", parents=[common], help="审计发现及其当前复核结论")
+    rl.add_argument("--year", type=_year)
+    rl.add_argument("--unit", type=_unit)
+    rl.add_argument("--rule")
+    rl.add_argument("--status", help="待核实 / 确认 / 排除 / 已整改（或 open、confirmed …）")
+    rl.add_argument("--summary", action="store_true", help="按（年度，单位）统计复核进度")
+    rl.add_argument("--limit", type=int, default=200)
+    rs_ = rsub.add_parser("set", parents=[common, render], help="记录审计发现的复核结论")
+    rs_.add_argument("finding_ids", nargs="+", metavar="FINDING_ID")
+    rs_.add_argument("--status", required=True)
+    rs_.add_argument("--note", default="")
+    rs_.add_argument("--by", default="")
+    ro = rsub.add_parser("opinion", parents=[common, render], help="记录证据提供单位意见或审核意见")
+    ro.add_argument("--year", type=_year, required=True)
+    ro.add_argument("--unit", type=_unit, required=True)
+    ro.add_argument("--rule", help="审计取证单的规则代码")
+    ro.add_argument("--evidence", help="证据提供单位意见：无异议 / 有异议")
+    ro.add_argument("--form", help="审计工作底稿的表号：五 … 二十一")
+    ro.add_argument("--audit", help="审核意见：1 / 2 / 3")
+    ro.add_argument("--note", default="")
+    ro.add_argument("--by", default="")
+    ri = rsub.add_parser("import", parents=[common, render], help="导入交回的工作簿")
+    ri.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    rh = rsub.add_parser("history", parents=[common], help="一条审计发现的全部复核记录")
+    rh.add_argument("finding_id")
     return p
 
 
@@ -107,7 +143,13 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
         return int(exc.code or 0)
-    handler = {"demo": cmd_demo, "generate": cmd_generate, "run": cmd_run, "findings": cmd_findings}
+    handler = {
+        "demo": cmd_demo,
+        "generate": cmd_generate,
+        "run": cmd_run,
+        "findings": cmd_findings,
+        "review": cmd_review,
+    }
     try:
         return handler[args.command](args)
     except KeyboardInterrupt:
@@ -237,6 +279,12 @@ def cmd_findings(args) -> int:
         f"共 {wh.count(tables.findings, year=args.year, unit_code=args.unit, rule_code=args.rule)} 条"
     )
     return 0
+
+
+def cmd_review(args) -> int:
+    from bangfu.cli_review import run_review
+
+    return run_review(args)
 
 
 def mask_phone_and_ids(mask_id, mask_phone):

@@ -84,6 +84,7 @@ FINDINGS_SCHEMA: dict[str, pl.DataType] = {
     "source_sheet": pl.String(),
     "source_row": pl.Int64(),
     "settings_hash": pl.String(),
+    "subject_id": pl.String(),
 }
 
 METRICS_SCHEMA: dict[str, pl.DataType] = {

@@ -18,6 +18,7 @@ from collections.abc import Collection, Iterable
 
 import polars as pl
 
+from bangfu.review.state import descendants_of
 from bangfu.settings import AuditSettings
 from warehouse import tables
 from warehouse.store import Replacement, Warehouse, now
@@ -63,14 +64,40 @@ def common_digest(settings: AuditSettings, units: pl.DataFrame, standards: pl.Da
     return h.hexdigest()[:16]
 
 
+def review_marks(wh: Warehouse, year: int, units: pl.DataFrame | None) -> pl.DataFrame:
+    """unit_code → what of the judgment journal its outputs show: the journal rows of the year
+    and the year before (上年度问题整改情况) of the unit and every unit below it (the progress and
+    exclusions a unit above shows), as (count, largest review_id). The journal is append-only,
+    so these two numbers name the set of rows."""
+    schema = {"unit_code": pl.String, "reviews": pl.String}
+    journal = wh.read(tables.reviews, year=[year - 1, year])
+    if journal.is_empty() or units is None:
+        return pl.DataFrame(schema=schema)
+    per_unit = {
+        u: (n, m)
+        for u, n, m in journal.group_by("unit_code")
+        .agg(pl.len(), pl.col("review_id").cast(pl.Int64).max())
+        .iter_rows()
+    }
+    below = descendants_of(units)
+    marks = []
+    for unit in units["unit_code"].to_list():
+        seen = [per_unit[u] for u in (unit, *below.get(unit, ())) if u in per_unit]
+        if seen:
+            marks.append((unit, f"{sum(n for n, _ in seen)}:{max(m for _, m in seen)}"))
+    return pl.DataFrame(marks, schema=schema, orient="row")
+
+
 def input_digests(
     wh: Warehouse,
     year: int,
     common: str,
     unit_codes: Collection[str] | None = None,
+    units: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """(year, unit_code, inputs_digest) of the year's units that have findings, metrics or an
-    ingested ledger (of ``unit_codes``; None: all). Same inputs, same digest, in any read."""
+    ingested ledger (of ``unit_codes``; None: all). Same inputs, same digest, in any read.
+    ``units`` (the unit directory) adds the judgments the outputs show (:func:`review_marks`)."""
     only = sorted(set(unit_codes)) if unit_codes is not None else None
     parts = [
         _frame_hashes(wh.read(tables.findings, year=year, unit_code=only), "findings"),
@@ -79,6 +106,9 @@ def input_digests(
         ),
         _frame_hashes(wh.read(tables.ingest_log, year=year, unit_code=only), "ledger"),
     ]
+    marks = review_marks(wh, year, units)
+    if not marks.is_empty():
+        parts.append(marks if only is None else marks.filter(pl.col("unit_code").is_in(only)))
     keys = pl.concat([p.select("unit_code") for p in parts]).unique()
     joined = keys
     for p in parts:

@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 from sqlalchemy import func, select
@@ -36,6 +37,7 @@ from bangfu.frames import INGEST_STATUS_SCHEMA, sheet_schema
 from bangfu.lake import Lake
 from bangfu.parse import mask_ids_in_text
 from bangfu.pool import run_pool, workers_default
+from bangfu.review import state as review_state
 from bangfu.settings import AuditSettings
 from bangfu.sheets import LEDGER_SHEETS, SHEETS_BY_KEY
 from warehouse import tables
@@ -486,6 +488,7 @@ class OutputTask:
     settings: AuditSettings
     below_ranking: list[dict] | None = None  # a city's or province's units below, ranked
     inputs_digest: str | None = None  # bangfu.output_digests: what the files are made from
+    review: Any = None  # bangfu.review.state.UnitReview: the judgments the files show
 
 
 def below_rankings(
@@ -555,7 +558,7 @@ def write_unit_outputs(task: OutputTask) -> dict:
         )
         out: dict = {"rows": sum(f.height for f in ledger.values()), "seconds": {}}
         t0 = time.perf_counter()
-        args["prepared"] = build_context(**args)  # once for both files
+        args["prepared"] = build_context(**args, review=task.review)  # once for both files
         t_ctx = time.perf_counter() - t0
         if "workbook" in task.paths:
             t0 = time.perf_counter()
@@ -617,6 +620,7 @@ def run_workbooks(
     usable ledger loses the files an earlier ledger gave it, as a run from scratch has none."""
     workers = workers or workers_default()
     unit_rows = {r["unit_code"]: r for r in units.iter_rows(named=True)}
+    descendants = review_state.descendants_of(units)
     parents = set(units["parent_code"].drop_nulls().to_list())
     outcome = OutputsOutcome()
     failures: list[tuple[int, str, str]] = []
@@ -646,7 +650,7 @@ def run_workbooks(
                 found = wh.read(tables.findings, year=year, unit_code=chunk)
                 live = [u for u in chunk if u in present]
                 digest_of = dict(
-                    output_digests.input_digests(wh, year, common, live)
+                    output_digests.input_digests(wh, year, common, live, units)
                     .select("unit_code", "inputs_digest")
                     .iter_rows()
                 )
@@ -655,6 +659,7 @@ def run_workbooks(
                     .select("unit_code", "inputs_digest")
                     .iter_rows()
                 )
+                reviews = review_state.load(wh, year, chunk, found, descendants=descendants)
                 for unit in chunk:
                     targets = {k: Path(fn(year, unit)) for k, fn in paths.items()}
                     if unit not in present:
@@ -689,6 +694,7 @@ def run_workbooks(
                         edu_standard=std.get("edu_standard"),
                         medical_standard=std.get("medical_standard"),
                         settings=settings,
+                        review=reviews[unit],
                         below_ranking=below.get(unit),
                         inputs_digest=digest,
                     )
@@ -775,6 +781,6 @@ def stale_outputs(
     for year in years:
         present = present_units(lake, year)
         if present:
-            current = output_digests.input_digests(wh, year, common, present)
+            current = output_digests.input_digests(wh, year, common, present, units)
             parts.append(output_digests.stale(current, output_digests.rendered(wh, year)))
     return pl.concat(parts) if parts else pl.DataFrame(schema=output_digests.DIGEST_SCHEMA)

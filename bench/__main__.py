@@ -9,7 +9,8 @@
 Per scale: bench.pipeline (Dagster run + pure replay: per-stage wall time, rows/s, peak RSS,
 Dagster overhead; cProfile'd at M), bench.rules (polars vs DuckDB), bench.workbooks, and
 bench.ingest when it exists (run as ``python -m bench.ingest --scale X``, its output included
-verbatim). bench.orchestration runs once, at M and at scale L's unit list. At L: bench.national
+verbatim). bench.orchestration runs once, at M and at scale L's unit list; bench.review (one
+`bangfu review set` with its unit's re-render, beside a one-county re-run) once, at M. At L: bench.national
 (the full run with its per-step times and peak RSS, next to the floor read, DuckDB and openpyxl
 write-only, each alone; pandas + openpyxl extrapolated from a sample; a one-county re-run; the
 same run at M for the time per household); the S/M modules run at L only with ``--l-all``.
@@ -24,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import national, orchestration, overview, pipeline, rules, workbooks
+from bench import national, orchestration, overview, pipeline, review, rules, workbooks
 from bench.common import BENCH, PY, REPO, RESULTS, load_saved, log, machine, save
 
 NOTE = (
@@ -114,6 +115,13 @@ def markdown(doc: dict) -> str:
             ]
     if doc.get("orchestration"):
         lines += ["## Orchestration", "", orchestration.table(doc["orchestration"]), ""]
+    if doc.get("review"):
+        lines += [
+            "## A recorded verdict against a one-county re-run",
+            "",
+            review.table(doc["review"]),
+            "",
+        ]
     hh = doc["per_household"]
     lines += ["## Time per household", ""]
     for scale in ("S", "M", "L"):
@@ -201,6 +209,7 @@ def main(argv: list[str] | None = None) -> None:
         doc["orchestration"] = step(
             "M", "orchestration", lambda: orchestration.measure("M"), a.reuse
         )
+        doc["review"] = step("M", "review", lambda: review.measure("M", 3), a.reuse)
     if doc.get("orchestration") and "pipeline" in doc["scales"].get("M", {}):
         pipe = doc["scales"]["M"]["pipeline"]
         doc["orchestration"]["dagster_overhead"] = orchestration.overhead_from(pipe, "M")

@@ -1,4 +1,5 @@
-"""The nightly schedule and the landing sensor.
+"""The nightly schedule and the landing sensor (which also takes the returned workbooks of
+``<data>/reviews/inbox/``).
 
 Both request the `ledgers` partitions that changed, as ranged runs (one per year and contiguous
 block of units); what depends on them follows by its automation condition (eager), so exactly
@@ -21,12 +22,13 @@ from bangfu import readers
 from bangfu.lake import Lake
 from bangfu.landing_watch import Fingerprint, LandingChanges, diff, fingerprint, partition_of
 from pipelines.dagster_private import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
-from pipelines.jobs import reference_job, unit_stage_job
+from pipelines.jobs import output_stage_job, reference_job, unit_stage_job
 from resources import DataResource, LandingResource, WarehouseResource
 from warehouse import tables
 
 UNIT_STAGE_JOB = "unit_stage_job"
 REFERENCE_JOB = "reference_job"
+OUTPUT_STAGE_JOB = "output_stage_job"
 
 
 def encode_cursor(fp: Fingerprint) -> str:
@@ -43,7 +45,11 @@ def decode_cursor(cursor: str | None) -> Fingerprint:
 
 
 def ranged_requests(
-    keys: set[tuple[int, str]], unit_order: list[str], *, run_key_prefix: str
+    keys: set[tuple[int, str]],
+    unit_order: list[str],
+    *,
+    run_key_prefix: str,
+    job_name: str = UNIT_STAGE_JOB,
 ) -> list[dg.RunRequest]:
     """One ranged run per year and contiguous block of units (in the partitions' order)."""
     requests = []
@@ -56,7 +62,7 @@ def ranged_requests(
             requests.append(
                 dg.RunRequest(
                     run_key=f"{run_key_prefix}:{start}:{end}",
-                    job_name=UNIT_STAGE_JOB,
+                    job_name=job_name,
                     tags={
                         ASSET_PARTITION_RANGE_START_TAG: start,
                         ASSET_PARTITION_RANGE_END_TAG: end,
@@ -118,8 +124,33 @@ def sensor_interval(default: int) -> int:
     return int(os.environ.get(SENSOR_INTERVAL_ENV) or default)
 
 
+def inbox_requests(
+    context, data: DataResource, warehouse: WarehouseResource, unit_order: list[str]
+) -> list[dg.RunRequest]:
+    """Import the returned workbooks waiting in ``<data>/reviews/inbox/`` (each to done/ or
+    refused/) and request the output stage for the partitions whose judgments changed, the
+    units above them and the next year's (上年度问题整改情况)."""
+    from bangfu.review.returned import affected, inbox_files, process_inbox
+    from bangfu.review.state import with_units_above
+
+    if not inbox_files(data.root):
+        return []
+    outcomes = process_inbox(warehouse.get(), data.root, echo=context.log.info)
+    keys = with_units_above(affected(outcomes), data.lake.read_single("ref_units"))
+    known = set(unit_order)
+    years = set(context.instance.get_dynamic_partitions(years_partitions.name))
+    keys = {k for k in keys if k[1] in known and str(k[0]) in years}
+    if not keys:
+        return []
+    sources = "|".join(sorted(r["source"] for o in outcomes for r in o.recorded))
+    tick = hashlib.sha256(sources.encode()).hexdigest()[:16]
+    return ranged_requests(
+        keys, unit_order, run_key_prefix=f"review:{tick}", job_name=OUTPUT_STAGE_JOB
+    )
+
+
 @dg.sensor(
-    jobs=[reference_job, unit_stage_job],
+    jobs=[reference_job, unit_stage_job, output_stage_job],
     minimum_interval_seconds=sensor_interval(60),
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="落地目录传感器：按内容哈希发现新到或变更的台账文件，登记新单位和新年度，"
@@ -132,12 +163,17 @@ def landing_sensor(
     data: DataResource,
     warehouse: WarehouseResource,
 ):
+    reviewed = inbox_requests(
+        context, data, warehouse, context.instance.get_dynamic_partitions(units_partitions.name)
+    )
     before = decode_cursor(context.cursor)
     after = fingerprint(landing.root, before)
     if not context.cursor:
         before = first_tick_baseline(landing.root, after, warehouse.get(), data.lake)
     changes = diff(before, after)
     if changes.empty:
+        if reviewed:
+            return dg.SensorResult(run_requests=reviewed, cursor=encode_cursor(after))
         skip = dg.SkipReason("落地目录无变化 / nothing changed")
         if after == before:
             return skip
@@ -164,7 +200,7 @@ def landing_sensor(
             "无法归属分区的文件（将在 landing_inventory 中拒收）：" + "、".join(changes.other[:20])
         )
     return dg.SensorResult(
-        run_requests=requests, dynamic_partitions_requests=adds, cursor=new_cursor
+        run_requests=requests + reviewed, dynamic_partitions_requests=adds, cursor=new_cursor
     )
 
 

@@ -20,6 +20,7 @@ from assets import (
     outputs_inputs,
     overview,
     reference,
+    reviews,
     validation,
     workbooks,
 )
@@ -29,7 +30,7 @@ from pipelines.jobs import JOBS, STAGE_JOBS, YEAR_JOBS
 from resources import AuditSettingsResource, DataResource, LandingResource, WarehouseResource
 from warehouse.store import WAREHOUSE_URL_ENV
 
-ASSET_MODULES = [reference, ingest, validation, findings, metrics, overview, workbooks]
+ASSET_MODULES = [reference, ingest, validation, findings, metrics, overview, reviews, workbooks]
 
 __all__ = ["STAGE_JOBS", "build_defs", "defs", "is_year_job"]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets import findings, ingest, metrics, overview, reference, validation, workbooks
+from assets import findings, ingest, metrics, overview, reference, reviews, validation, workbooks
 
 reference_job = dg.define_asset_job(
     "reference_job",
@@ -37,8 +37,11 @@ year_stage_job = dg.define_asset_job(
 )
 output_stage_job = dg.define_asset_job(
     "output_stage_job",
-    selection=dg.AssetSelection.assets(workbooks.audit_workbooks),
-    description="（年度，单位）分区：审定表工作簿与审计报告。Per (year, unit): workbooks, reports.",
+    selection=dg.AssetSelection.assets(reviews.reviews, workbooks.audit_workbooks),
+    description=(
+        "（年度，单位）分区：复核意见、审定表工作簿与审计报告。"
+        "Per (year, unit): review progress, workbooks, reports."
+    ),
 )
 
 # The stages `bangfu run` launches, in order; year jobs are ranged over years only.

@@ -32,6 +32,7 @@ from bangfu.envvars import temporary_env
 from bangfu.ingest import LandingScan, prestart_workers
 from bangfu.lake import Lake, host_name, pid_alive, sweep_stale_temp
 from bangfu.pool import discard_prestarted
+from bangfu.review.state import with_units_above
 from pipelines import definitions
 from pipelines.dagster_private import (
     ASSET_PARTITION_RANGE_END_TAG,
@@ -298,6 +299,7 @@ def _run_stages(landing, data, instance, years, units, settings_overrides, echo)
     if unknown:
         raise UsageError(f"units.csv 中没有这些单位代码：{unknown}。请检查 --unit。")
     summary = RunSummary(years=chosen_years, units=chosen_units)
+    reviewed = pick_up_inbox(data, echo)
     if not chosen_years:
         echo("落地目录 ledgers/ 下没有任何年度台账。")
         return summary
@@ -369,6 +371,16 @@ def _run_stages(landing, data, instance, years, units, settings_overrides, echo)
                 summary.later_outputs.extend(later)
     if summary.later_outputs:  # later years whose three-year tables show a changed year
         _write_later_outputs(defs, instance, summary, run_config, unit_order, echo)
+    # judgments from the inbox on partitions this run did not cover (another county, the
+    # units above a county re-run, another year): their outputs too
+    covered = {(y, u) for y in chosen_years for u in chosen_units}
+    rest = [
+        k for k in with_units_above(reviewed, lake.read_single("ref_units")) if k not in covered
+    ]
+    if rest:
+        ok = _render_units(defs, instance, rest, year_order, unit_order, run_config, echo, summary)
+        if not ok:
+            summary.failed_stages.append("output_stage_job [复核意见涉及的单位]")
     summary.failures.extend(_rejections(data, chosen_years, chosen_units, scan))
     return summary
 
@@ -421,6 +433,122 @@ def _write_later_outputs(defs, instance, summary, run_config, unit_order, echo) 
             summary.runs.append(result.run_id)
             if not result.success:
                 summary.failed_stages.append(f"output_stage_job [{year}]: {_failure_text(result)}")
+
+
+# ------------------------------------------------------------------ auditors' judgments
+def pick_up_inbox(data: Path, echo: Echo) -> list[tuple[int, str]]:
+    """Import the workbooks waiting in ``<data>/reviews/inbox/`` (each to done/ or refused/);
+    returns the (year, unit) partitions whose judgments changed."""
+    from bangfu.review.returned import affected, inbox_files, process_inbox
+
+    if not inbox_files(data):
+        return []
+    echo("复核意见收件箱 reviews/inbox …")
+    wh = Warehouse(default_url(data))
+    try:
+        return affected(process_inbox(wh, data, echo=lambda line: echo(f"   {line}")))
+    finally:
+        wh.dispose()
+
+
+def _render_units(defs, instance, keys, year_order, unit_order, run_config, echo, summary) -> bool:
+    """Ranged runs of the output stage (reviews + audit_workbooks) over exactly these keys."""
+    ok = True
+    by_year: dict[int, list[str]] = {}
+    for y, u in keys:
+        if str(y) in year_order and u in unit_order:
+            by_year.setdefault(y, []).append(u)
+    for year, units in sorted(by_year.items()):
+        for u0, u1 in contiguous_blocks(units, unit_order):
+            start, end = str(multi_key(year, u0)), str(multi_key(year, u1))
+            tags = {ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end}
+            t0 = time.perf_counter()
+            result = _execute(defs, "output_stage_job", instance, tags=tags, run_config=run_config)
+            echo(f"   工作簿与报告 {start} … {end}: {time.perf_counter() - t0:.1f} 秒")
+            if summary is not None:
+                summary.runs.append(result.run_id)
+            if not result.success:
+                ok = False
+                echo(f"   ✗ output_stage_job [{start} … {end}]: {_failure_text(result)}")
+    return ok
+
+
+# the settings the workbooks read (thresholds printed beside the rates)
+_WORKBOOK_SETTINGS = ("missed_rate_alert", "wrong_exit_rate_alert", "recognition_rate_min")
+
+
+def _settings_in_force(data: Path, keys) -> dict:
+    """The workbook thresholds of the run that wrote these partitions' findings (a run with
+    ``--settings``), so a re-render after a judgment does not fall back to the defaults."""
+    from sqlalchemy import select
+
+    from bangfu.settings import AuditSettings
+
+    wh = Warehouse(default_url(data))
+    f, rs = tables.findings, tables.run_settings
+    try:
+        with wh.engine.connect() as conn:
+            hashes = conn.execute(
+                select(f.c.settings_hash)
+                .where(
+                    f.c.year.in_({y for y, _u in keys}), f.c.unit_code.in_({u for _y, u in keys})
+                )
+                .distinct()
+            ).fetchall()
+            if len(hashes) != 1:  # none, or several runs' settings: keep the defaults
+                return {}
+            rows = conn.execute(
+                select(rs.c.key, rs.c.value).where(
+                    rs.c.settings_hash == hashes[0][0], rs.c.key.in_(_WORKBOOK_SETTINGS)
+                )
+            ).fetchall()
+    finally:
+        wh.dispose()
+    default = AuditSettings()
+    return {k: float(v) for k, v in rows if float(v) != getattr(default, k)}
+
+
+def rematerialise(
+    data: Path,
+    keys: Iterable[tuple[int, str]],
+    *,
+    landing: Path | None = None,
+    echo: Echo = print,
+    instance: dg.DagsterInstance | None = None,
+) -> bool:
+    """Re-materialise the outputs of these (year, unit) partitions and of the units above them
+    through Dagster (``bangfu review``: a recorded judgment shows in its unit's workbook and
+    report, and the run in the UI). Nothing else is recomputed."""
+    data = Path(data).resolve()
+    if instance is None:
+        dagster_home(data)
+        instance = dg.DagsterInstance.get()
+    units = Lake(data / "lake").read_single("ref_units")
+    if units is None:
+        raise PipelineError(f"{data} 中没有机构名录：请先运行 bangfu run")
+    keys = with_units_above(keys, units)
+    landing = Path(landing or os.environ.get("BANGFU_LANDING") or (data / "landing")).resolve()
+    old_umask = os.umask(0o077)
+    try:
+        with data_lock(data, echo), defs_state_storage(instance):
+            defs = definitions.build_defs(landing, data)
+            run_config: dict = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+            overrides = _settings_in_force(data, keys)
+            if overrides:
+                run_config["resources"] = {"audit_settings": {"config": settings_config(overrides)}}
+            echo(f"重新生成 {len(keys)} 个（年度，单位）的工作簿与报告 …")
+            return _render_units(
+                defs,
+                instance,
+                keys,
+                instance.get_dynamic_partitions(years_partitions.name),
+                instance.get_dynamic_partitions(units_partitions.name),
+                run_config,
+                echo,
+                None,
+            )
+    finally:
+        os.umask(old_umask)
 
 
 # A ranged run announces its assets with ONE planned event each (the range as a subset) instead

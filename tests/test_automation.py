@@ -40,18 +40,19 @@ def ledger_partitions(landing: Path) -> set[tuple[int, str]]:
     return {k for rel in fingerprint(landing) if (k := partition_of(rel)) is not None}
 
 
-def tick(instance: dg.DagsterInstance, landing: Path, cursor: str | None):
-    """One sensor evaluation; dynamic-partition requests applied like the daemon does."""
-    data = str(landing.parent / "data")  # nothing ingested: the first tick requests everything
+def tick(instance: dg.DagsterInstance, landing: Path, cursor: str | None, data: Path | None = None):
+    """One sensor evaluation; dynamic-partition requests applied like the daemon does. ``data``:
+    the data folder (whose reviews/inbox/ the sensor also takes); default beside the landing."""
+    data = data or landing.parent / f"{landing.name}-data"  # nothing ingested: all requested
     with dg.build_sensor_context(
         instance=instance,
         cursor=cursor,
         resources={
             "landing": LandingResource(path=str(landing)),
-            "data": DataResource(path=data),
-            "warehouse": WarehouseResource(data_path=data),
+            "data": DataResource(path=str(data)),
+            "warehouse": WarehouseResource(data_path=str(data)),
         },
-    ) as ctx:  # the warehouse resource owns its engine for the evaluation
+    ) as ctx:
         result = landing_sensor(ctx)
     if isinstance(result, dg.SensorResult):
         for req in result.dynamic_partitions_requests or []:

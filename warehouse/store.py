@@ -99,6 +99,29 @@ class Warehouse:
         if self.url.startswith("sqlite"):
             Path(make_url(self.url).database).parent.mkdir(parents=True, exist_ok=True)
         tables.metadata.create_all(self.engine)
+        self._add_new_columns()
+
+    def _add_new_columns(self) -> None:
+        """A warehouse created by an earlier version lacks columns added since
+        (:data:`tables.ADDED_COLUMNS`): add them, nullable, so its rows stay as they are."""
+        from sqlalchemy import inspect
+
+        insp = inspect(self.engine)
+        for name, cols in tables.ADDED_COLUMNS.items():
+            have = {c["name"] for c in insp.get_columns(name)}
+            table = tables.metadata.tables[name]
+            prep = self.engine.dialect.identifier_preparer
+            for col in cols:
+                if col in have:
+                    continue
+                ctype = table.c[col].type.compile(dialect=self.engine.dialect)
+                with self.engine.begin() as conn:
+                    conn.execute(
+                        text(
+                            f"ALTER TABLE {prep.format_table(table)} "
+                            f"ADD COLUMN {prep.quote(col)} {ctype}"
+                        )
+                    )
 
     def dispose(self) -> None:
         if self._engine is not None:
@@ -165,6 +188,10 @@ class Replacement:
     match: Mapping[str, object]
     frame: pl.DataFrame | None = None
     stamp: Mapping[str, object] = field(default_factory=dict)  # constant columns added to every row
+
+    def __post_init__(self):
+        if self.table.name in tables.APPEND_ONLY:
+            raise ValueError(f"{self.table.name} is append-only: its rows are never replaced")
 
     def where_clause(self):
         conds = []

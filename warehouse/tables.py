@@ -83,6 +83,8 @@ findings = Table(
     Column("source_sheet", String(32), nullable=True),
     Column("source_row", Integer, nullable=True),
     Column("settings_hash", String(64), nullable=False),
+    # finding_id's hash without the year: the same problem of the same subject across years
+    Column("subject_id", String(40), nullable=True),
     # which asset wrote the row: per-unit rules, cross-unit rules, roll-up rules. Each is
     # replaced on its own, so re-running one county never touches another stage's rows.
     Column("stage", String(16), nullable=False),
@@ -156,3 +158,33 @@ rendered_outputs = Table(
     Column("rendered_at", DateTime(timezone=True), nullable=False),
     Index("ix_rendered_outputs_partition", "year", "unit_code", unique=True),
 )
+
+# Auditors' judgments (review.md): append-only. No asset deletes or replaces a row of it (it is
+# never the table of a store.Replacement); the current judgment on a target is its latest row.
+reviews = Table(
+    "reviews",
+    metadata,
+    Column("review_id", Integer, primary_key=True, autoincrement=True),
+    Column("year", Integer, nullable=False),
+    Column("unit_code", String(6), nullable=False),
+    Column("target_kind", String(16), nullable=False),  # finding | evidence | workpaper
+    Column("target_key", String(40), nullable=False),  # finding_id | rule_code | 五 … 二十一
+    # what the target was when judged: a finding's rule and subject_id stay known after the
+    # data stop producing it (已消除, 上年度问题整改情况)
+    Column("rule_code", String(40), nullable=True),
+    Column("subject_id", String(40), nullable=True),
+    Column("value", String(32), nullable=False),
+    Column("note", Text, nullable=False, default=""),
+    Column("decided_by", Text, nullable=False),
+    Column("decided_at", DateTime(timezone=True), nullable=False),
+    Column("source", Text, nullable=False),
+    Index("ix_reviews_target", "target_kind", "target_key"),
+    Index("ix_reviews_partition", "year", "unit_code"),
+    sqlite_autoincrement=True,  # ids never reused: "latest" is the largest review_id
+)
+
+# Tables whose rows only ever grow: Replacement refuses them.
+APPEND_ONLY = frozenset({"reviews"})
+
+# Columns added after a table was first created: create_all adds them to an existing table.
+ADDED_COLUMNS = {"findings": ("subject_id",)}

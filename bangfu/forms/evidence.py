@@ -33,7 +33,7 @@ QZ_COLUMNS = (
     "行号",
 )
 DG_WIDTHS = (18, 34, 14, 30)
-LIST_WIDTHS = (10, 22, 6, 16, 21, 12, 12, 11, 10, 12, 46, 36, 20, 13, 7)
+LIST_WIDTHS = (10, 22, 6, 16, 21, 12, 12, 11, 10, 12, 46, 36, 20, 13, 7, 10, 30, 10)
 LIST_COLUMNS = (
     "取证单索引号",
     "规则",
@@ -50,6 +50,10 @@ LIST_COLUMNS = (
     "来源文件",
     "工作表",
     "行号",
+    # an auditor's: the verdict (a drop-down), its note and who decided (review.md)
+    "复核结论",
+    "复核说明",
+    "复核人",
 )
 
 
@@ -128,12 +132,26 @@ def _c(value, span=1, kind="value") -> Cell:
     return Cell(value, span, kind)
 
 
+def _opinion_text(row: dict | None) -> str:
+    """A recorded 证据提供单位意见 / 审核意见 as the form prints it (empty when none)."""
+    if not row:
+        return ""
+    note = (row.get("note") or "").strip()
+    return row["value"] + (f"。说明：{note}" if note else "")
+
+
+def _day(row: dict | None) -> str:
+    at = (row or {}).get("decided_at")
+    return at.strftime("%Y-%m-%d") if hasattr(at, "strftime") else ""
+
+
 def evidence_blocks(ctx: Context, groups: list[Group], auditor: dict) -> list[Block]:
     _p, _lead, members, when = _people(auditor)
     project = project_name(ctx, auditor)
     blocks: list[Block] = []
     for g in groups:
         info = rule_info(g.rule)
+        opinion = ctx.review.evidence.get(g.rule) if ctx.review is not None else None
         form = next((f for f in FORMS if f.num == g.home), None)
         item = form.title.replace("审定表", "").replace("调查表", "") if form else "其他审计事项"
         amount = f"，涉及金额 {yuan(g.amount)}" if g.amount else ""
@@ -161,12 +179,17 @@ def evidence_blocks(ctx: Context, groups: list[Group], auditor: dict) -> list[Bl
                 _c("编制日期", 2, "label"),
                 _c(when),
             ],
-            [_c("证据提供单位意见", 2, "label"), _c("\n\n(盖章)")],
+            [_c("证据提供单位意见", 2, "label"), _c(_opinion_text(opinion) + "\n\n(盖章)")],
             [
                 _c("", 2, "label"),
-                _c("证据提供单位负责人 (签名)", 5, "label"),
+                _c(
+                    "证据提供单位负责人 (签名)"
+                    + (f"　录入人：{opinion['decided_by']}" if opinion else ""),
+                    5,
+                    "label",
+                ),
                 _c("日期", 2, "label"),
-                _c(""),
+                _c(_day(opinion)),
             ],
         ]
         blocks.append(
@@ -291,6 +314,11 @@ def workpaper_blocks(
                 + "、".join(sorted({g.workpaper for g in related}))
                 + "号底稿后。"
             )
+        audit = (
+            ctx.review.workpapers.get(form.no)
+            if form is not None and ctx.review is not None
+            else None
+        )
         conclusion = conclusions.get(form.key if form else "", "")
         if form is None:
             conclusion = "；".join(
@@ -306,10 +334,16 @@ def workpaper_blocks(
             [
                 _c(
                     "审核意见：（审核意见种类包括：1.予以认可；2.责成采取进一步审计措施，获取适当、"
-                    "充分的审计证据；3.纠正或者责成纠正不恰当的审计结论）\n\n\n"
+                    "充分的审计证据；3.纠正或者责成纠正不恰当的审计结论）\n"
+                    + (_opinion_text(audit) or "\n\n")
                 )
             ],
-            [_c("审核人员", 1, "label"), _c(""), _c("审核日期", 1, "label"), _c("")],
+            [
+                _c("审核人员", 1, "label"),
+                _c((audit or {}).get("decided_by") or ""),
+                _c("审核日期", 1, "label"),
+                _c(_day(audit)),
+            ],
         ]
         blocks.append(
             Block(
@@ -324,28 +358,43 @@ def workpaper_blocks(
 
 
 def listing_block(ctx: Context, groups: list[Group]) -> Block:
+    """Every finding the data give, 排除 ones included (they have no 取证单), then the judged
+    ones the data no longer give (已消除); each with the three input columns of its verdict."""
+    from bangfu.forms.review_sheets import vanished_rows, verdict_inputs
+
+    review = ctx.review
+    listed = [(g.index, g.rule, f) for g in groups for f in g.findings]
+    kept = {id(f) for _i, _r, f in listed}
+    listed += [
+        ("（已排除）", f["rule_code"], f)
+        for f in sorted(
+            (f for f in ctx.all_findings if id(f) not in kept),
+            key=lambda f: (f.get("rule_code") or "", f.get("finding_id") or ""),
+        )
+    ]
     rows = []
-    for g in groups:
-        for f in g.findings:
-            rows.append(
-                [
-                    _c(g.index),
-                    _c(f"{g.rule} {rule_info(g.rule).title}"),
-                    _c(f.get("severity") or ""),
-                    _c(f.get("finding_id") or ""),
-                    _c(f.get("id_number") or ""),
-                    _c(f.get("archive_no") or ""),
-                    _c(f.get("payment_no") or ""),
-                    _c(f.get("voucher_no") or ""),
-                    _c(f.get("category") or ""),
-                    _c(f.get("amount")),
-                    _c(f.get("detail") or ""),
-                    _c(f.get("basis") or ""),
-                    _c(f.get("source_file") or ""),
-                    _c(f.get("source_sheet") or ""),
-                    _c(f.get("source_row")),
-                ]
-            )
+    for index, rule, f in listed:
+        rows.append(
+            [
+                _c(index),
+                _c(f"{rule} {rule_info(rule).title}"),
+                _c(f.get("severity") or ""),
+                _c(f.get("finding_id") or ""),
+                _c(f.get("id_number") or ""),
+                _c(f.get("archive_no") or ""),
+                _c(f.get("payment_no") or ""),
+                _c(f.get("voucher_no") or ""),
+                _c(f.get("category") or ""),
+                _c(f.get("amount")),
+                _c(f.get("detail") or ""),
+                _c(f.get("basis") or ""),
+                _c(f.get("source_file") or ""),
+                _c(f.get("source_sheet") or ""),
+                _c(f.get("source_row")),
+                *verdict_inputs(review, f.get("finding_id")),
+            ]
+        )
+    rows += vanished_rows(ctx)
     return Block(
         title=f"{ctx.unit_name} {ctx.year} 年度审计发现明细",
         header=[(c, 1) for c in LIST_COLUMNS],

@@ -105,6 +105,10 @@ class Context:
     settings: AuditSettings = DEFAULT_SETTINGS  # the run's thresholds (rules.md)
     qz_index: dict[str, str] = field(default_factory=dict)  # rule → 取证单 索引号
     rows: dict[str, list[dict]] = field(default_factory=dict)
+    # the auditors' judgments (bangfu.review.state.UnitReview); ``findings`` above leaves out
+    # the 排除 ones, ``all_findings`` keeps every finding the data give
+    review: Any = None
+    all_findings: list[dict] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.rows = _LedgerRows(self.frames, self.rows)

@@ -17,6 +17,7 @@ from docx.oxml.ns import qn
 from docx.shared import Cm, Pt
 
 from bangfu.forms import charts
+from bangfu.forms import review_sheets as rs
 from bangfu.forms.evidence import Group
 from bangfu.forms.facts import Context, pct, yuan
 from bangfu.forms.layouts import SEVERITY_ORDER, rule_info
@@ -245,6 +246,8 @@ def write_unit_report(
         f"关于对{name} {year} 年度帮扶资金、送温暖资金分配管理使用情况的审计报告", level=0
     )
     title.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    draft, status = rs.report_status(ctx)
+    _para(doc, status, indent=False, bold=draft)
     auditor_org = auditor.get("organisation") or "**工会经审会"
     _para(
         doc,
@@ -299,6 +302,7 @@ def write_unit_report(
         if basis:
             _para(doc, f"根据{basis}的规定，上述做法不符合规定。")
         _para(doc, f"整改意见：{info.advice}")
+    _review_sections(doc, ctx)
     doc.add_heading("（四）审计建议", level=1)
     if not groups:
         _para(doc, "继续做好困难职工解困脱困和帮扶资金管理工作。")
@@ -320,7 +324,21 @@ def write_unit_report(
         ],
         "counts": {"findings": len(ctx.findings), "groups": len(groups)},
         "figures": figure_no - 1,
+        "draft": draft,
     }
+
+
+def _review_sections(doc, ctx: Context) -> None:
+    """整改情况 (findings the auditors marked 已整改) and 上年度问题整改情况 (last year's
+    confirmed findings against this year's, by subject_id)."""
+    doc.add_heading("整改情况", level=2)
+    for text in rs.rectified_lines(ctx) or ["截至本报告日，尚无经复核确认已整改的问题。"]:
+        _para(doc, text)
+    previous = rs.previous_lines(ctx)
+    if previous:
+        doc.add_heading("上年度问题整改情况", level=2)
+        for text in previous:
+            _para(doc, text)
 
 
 def _metrics_table(doc, ctx: Context) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
@@ -18,11 +19,13 @@ import polars as pl
 from openpyxl import Workbook
 
 import bangfu.forms.evidence as evidence
+import bangfu.forms.review_sheets as rs
 from bangfu.forms.facts import Context, Subject, compute, subjects
 from bangfu.forms.layouts import FORMS, Each, F, Layout, S
 from bangfu.forms.writer import Block, Cell, save_workbook, write_sheet
 from bangfu.frames import FINDINGS_SCHEMA
 from bangfu.lake import temp_prefix
+from bangfu.review.state import UnitReview
 from bangfu.settings import DEFAULT_SETTINGS, AuditSettings
 
 INDEX_SHEET = "目录"
@@ -42,6 +45,7 @@ def build_context(
     edu_standard: float | None = None,
     medical_standard: float | None = None,
     settings: AuditSettings | None = None,
+    review: UnitReview | None = None,
 ) -> tuple[Context, list[evidence.Group]]:
     mrows = metrics.to_dicts() if metrics is not None and not metrics.is_empty() else []
     by_year = {
@@ -57,19 +61,23 @@ def build_context(
             if col not in findings.columns:
                 findings = findings.with_columns(pl.lit(None, dtype=dtype).alias(col))
         frows = findings.to_dicts()
+    review = review if review is not None else UnitReview()
+    # 排除 (dismissed) findings leave the 取证单, the forms' conclusions and the report
+    kept = [f for f in frows if review.verdict(f.get("finding_id")) != "排除"]
     ctx = Context(
         year=year,
         unit=dict(unit),
         years=years,
         metrics=by_year,
-        findings=frows,
+        findings=kept,
         frames={k: v for k, v in (ledger or {}).items() if v is not None},
         dibao=dibao_monthly,
         edu_standard=edu_standard,
         medical_standard=medical_standard,
         settings=settings or DEFAULT_SETTINGS,
     )
-    groups = evidence.group_findings(frows)
+    ctx.review, ctx.all_findings = review, frows
+    groups = evidence.group_findings(kept)
     ctx.qz_index = {g.rule: g.index for g in groups}
     return ctx, groups
 
@@ -197,18 +205,37 @@ def write_unit_workbook(
         count = f"{n} 户" if layout.per_household and households[layout.key] != (0, 0) else ""
         index_rows.append([layout.no, layout.index, layout.sheet, layout.title, count])
         sheets.append(layout.sheet)
-    index_rows.append(["", "", LISTING_SHEET, "审计发现明细（全部）", f"{len(ctx.findings)} 条"])
-    sheets.append(LISTING_SHEET)
+    counts = rs.progress_counts(ctx)
+    index_rows.append(
+        ["", "", LISTING_SHEET, "审计发现明细（全部，含复核结论）", f"{len(ctx.all_findings)} 条"]
+    )
+    index_rows.append(["", "", rs.OPINION_SHEET, "证据提供单位意见、审核意见", ""])
+    index_rows.append(["", "", rs.DISMISSED_SHEET, "经复核排除的审计发现", f"{counts['排除']} 条"])
+    index_rows.append(
+        ["", "", rs.PREVIOUS_SHEET, "上年度问题整改情况", f"{len(ctx.review.previous)} 条"]
+    )
+    sheets += [
+        LISTING_SHEET,
+        rs.OPINION_SHEET,
+        rs.DISMISSED_SHEET,
+        rs.PREVIOUS_SHEET,
+        rs.IDENT_SHEET,
+    ]
+    progress = [(f"复核进度：{rs.progress_text(counts)}。", "left")]
+    if ctx.review.below:
+        progress.append((f"下级单位复核进度：{rs.progress_text(ctx.review.below)}。", "left"))
     index_block = Block(
         title=f"{ctx.unit_name} {year} 年度帮扶资金、送温暖资金专项审计工作底稿目录",
         meta=[
-            (f"单位代码：{unit.get('unit_code') or ''}　级别：{unit.get('level') or ''}", "left")
+            (f"单位代码：{unit.get('unit_code') or ''}　级别：{unit.get('level') or ''}", "left"),
+            *progress,
         ],
         header=[("序号", 1), ("索引号", 1), ("工作表", 1), ("表单", 1), ("份数 / 条数", 1)],
         rows=[[Cell(v, 1, "value") for v in r] for r in index_rows],
         merge_labels=False,
     )
-    write_sheet(wb, INDEX_SHEET, (6, 12, 20, 50, 14), [index_block])
+    written_at = ctx.review.as_of or datetime.now(UTC)
+    write_sheet(wb, INDEX_SHEET, (6, 12, 20, 50, 14), [index_block], protect=True)
     write_sheet(
         wb,
         WORKPAPER_SHEET,
@@ -216,6 +243,7 @@ def write_unit_workbook(
         evidence.workpaper_blocks(
             ctx, list(FORMS), groups, conclusions, households, auditor, sample_size, seed
         ),
+        protect=True,
     )
     write_sheet(
         wb,
@@ -224,9 +252,10 @@ def write_unit_workbook(
         evidence.evidence_blocks(ctx, groups, auditor),
         landscape=True,
         repeat_header=False,
+        protect=True,
     )
     for layout in FORMS:
-        write_sheet(wb, layout.sheet, layout.widths, form_blocks[layout.key])
+        write_sheet(wb, layout.sheet, layout.widths, form_blocks[layout.key], protect=True)
     write_sheet(
         wb,
         LISTING_SHEET,
@@ -235,7 +264,21 @@ def write_unit_workbook(
         landscape=True,
         repeat_header=True,
         autofilter=True,
+        protect=True,
     )
+    write_sheet(
+        wb, rs.OPINION_SHEET, rs.OPINION_WIDTHS, rs.opinion_blocks(ctx, groups), protect=True
+    )
+    write_sheet(
+        wb,
+        rs.DISMISSED_SHEET,
+        rs.DISMISSED_WIDTHS,
+        [rs.dismissed_block(ctx)],
+        landscape=True,
+        protect=True,
+    )
+    write_sheet(wb, rs.PREVIOUS_SHEET, rs.PREVIOUS_WIDTHS, [rs.previous_block(ctx)], protect=True)
+    rs.write_ident_sheet(wb, ctx, written_at, groups)
     out_path = Path(out_path)
     atomic_save(out_path, partial(save_workbook, wb))
     return {
@@ -244,6 +287,8 @@ def write_unit_workbook(
         "counts": {
             "forms": len(FORMS),
             "findings": len(ctx.findings),
+            "findings_all": len(ctx.all_findings),
+            "review": counts,
             "evidence_sheets": len(groups),
             "workpapers": len(FORMS) + (1 if any(g.home == 0 for g in groups) else 0),
             "households": {k: a + b for k, (a, b) in households.items()},

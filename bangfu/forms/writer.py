@@ -23,8 +23,9 @@ from typing import Any
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ERROR_CODES
 from openpyxl.compat import safe_string
-from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.properties import PageSetupProperties
 
@@ -45,7 +46,8 @@ class Pct(float):
 class Cell:
     value: Any = ""
     span: int = 1
-    kind: str = "value"  # label | value | head
+    kind: str = "value"  # label | value | head | input (an auditor's: filled, unlocked)
+    choices: tuple[str, ...] | None = None  # an input cell's drop-down list
 
 
 @dataclass
@@ -78,11 +80,16 @@ _ALIGN = {
     "head": Alignment(horizontal="center", vertical="center", wrap_text=True),
     "label": Alignment(horizontal="left", vertical="center", wrap_text=True),
     "value": Alignment(horizontal="left", vertical="center", wrap_text=True),
+    "input": Alignment(horizontal="left", vertical="center", wrap_text=True),
     "number": Alignment(horizontal="right", vertical="center"),
     "footer": Alignment(horizontal="left", vertical="center"),
     "note": Alignment(horizontal="left", vertical="top", wrap_text=True),
 }
 _HEAD_FILL = PatternFill("solid", fgColor="E7E6E6")
+# Input cells (an auditor's judgments): a fill of their own and the only unlocked cells of a
+# protected sheet.
+INPUT_FILL = PatternFill("solid", fgColor="FFF2CC")
+_UNLOCKED = Protection(locked=False)
 LINE_PT = 14.5  # one line of 10.5 pt 宋体
 
 
@@ -117,6 +124,7 @@ class _Planned:
     spans: list[tuple[int, int]]  # (first column, last column) merges in this row
     height: float
     border_cols: tuple[int, int] | None  # columns with a border (table rows)
+    choices: dict[int, tuple[str, ...]] | None = None  # column → an input cell's drop-down
 
 
 @dataclass
@@ -135,6 +143,7 @@ def write_sheet(
     landscape: bool = False,
     repeat_header: bool | None = None,
     autofilter: bool = False,
+    protect: bool = False,
 ) -> SheetInfo:
     """Write ``blocks`` into a new sheet ``name`` of the write-only workbook ``wb`` (saved with
     :func:`save_workbook`: the sheet is held in memory, not in a temp file).
@@ -142,6 +151,10 @@ def write_sheet(
     ``repeat_header`` (default: only when there is a single block) repeats the first block's
     title-to-header rows on every printed page and freezes the panes below them; a sheet of
     several blocks freezes the title row and breaks the page between blocks.
+
+    ``protect``: the sheet is protected without a password (anyone may read, filter, resize
+    and unprotect it; nobody changes a computed figure by accident) and only its ``input``
+    cells are unlocked; an input cell's ``choices`` become a drop-down list.
     """
     ws = wb.create_sheet(title=name)
     ncols = len(widths)
@@ -172,7 +185,15 @@ def write_sheet(
     # rows and merges go to openpyxl's sheet writer whole: it writes the settings above now,
     # and the rows, merges and print setup when the workbook is saved
     xml = _SheetXml(ws)
-    set_sheet_markup(ws, xml.sheet_data(plan, ncols), merge_cells_xml(merges))
+    sheet_data = xml.sheet_data(plan, ncols)
+    for dv in xml.validations():
+        ws.data_validations.append(dv)
+    if protect:
+        p = ws.protection
+        p.sheet = True
+        p.autoFilter = p.sort = p.formatColumns = p.formatRows = False  # allowed
+        p.selectLockedCells = p.selectUnlockedCells = False
+    set_sheet_markup(ws, sheet_data, merge_cells_xml(merges))
     return SheetInfo(name, len(plan), first_header)
 
 
@@ -216,6 +237,7 @@ def _plan(blocks: list[Block], widths):
         group_lines: dict[tuple[int, int, int], int] = {}  # (col, last, top) → lines needed
         for row in block.rows:
             cells, col, spans, n_lines = [], 1, [], 1
+            row_choices: dict[int, tuple[str, ...]] = {}
             for i, cell in enumerate(row):
                 span = ncols - col + 1 if i == len(row) - 1 else max(1, cell.span)
                 last = col + span - 1
@@ -231,6 +253,8 @@ def _plan(blocks: list[Block], widths):
                 ):
                     kind = "number"
                 cells.append((col, value, kind))
+                if cell.choices:
+                    row_choices[col] = cell.choices
                 spans.append((col, last))
                 needed = _lines(value, width)
                 key = (col, last)
@@ -256,7 +280,9 @@ def _plan(blocks: list[Block], widths):
             for key in list(open_labels):
                 if key not in used:
                     open_labels.pop(key)
-            plan.append(_Planned(cells, spans, n_lines * LINE_PT + 6, (1, ncols)))
+            plan.append(
+                _Planned(cells, spans, n_lines * LINE_PT + 6, (1, ncols), row_choices or None)
+            )
             for (a, z), (_c, _v, k) in zip(spans, cells, strict=True):
                 if k != "cont":
                     merges[(a, z, len(plan), len(plan))] = None
@@ -312,6 +338,36 @@ class _SheetXml:
     def __init__(self, ws):
         self.ws = ws
         self.styles = ws.parent.__dict__.setdefault("_bangfu_style_ids", {})
+        self.choices: dict[tuple[str, ...], dict[str, list[int]]] = {}  # list → col → rows
+
+    def validations(self) -> list[DataValidation]:
+        """One list validation per drop-down, over the cells that have it (runs of rows of a
+        column as one range)."""
+        out = []
+        for choices, cols in self.choices.items():
+            refs = []
+            for letter, rows in cols.items():
+                start = prev = rows[0]
+                for r in [*rows[1:], None]:
+                    if r is not None and r == prev + 1:
+                        prev = r
+                        continue
+                    refs.append(
+                        f"{letter}{start}" if start == prev else f"{letter}{start}:{letter}{prev}"
+                    )
+                    if r is not None:
+                        start = prev = r
+            dv = DataValidation(
+                type="list",
+                formula1='"' + ",".join(choices) + '"',
+                allow_blank=True,
+                showErrorMessage=True,
+                errorTitle="请从下拉列表选择",
+                error="可选：" + "、".join(choices),
+            )
+            dv.sqref = " ".join(refs)
+            out.append(dv)
+        return out
 
     def style_id(self, key: tuple) -> int:
         sid = self.styles.get(key)
@@ -329,6 +385,9 @@ class _SheetXml:
                 cell.border = _BORDER
             if kind == "head":
                 cell.fill = _HEAD_FILL
+            if kind == "input":
+                cell.fill = INPUT_FILL
+                cell.protection = _UNLOCKED
             sid = self.styles[key] = cell.style_id
         return sid
 
@@ -373,6 +432,9 @@ class _SheetXml:
             for letter, cell in zip(letters, _row_cells(row, ncols), strict=True):
                 if cell is not None:
                     parts.append(self.cell(f"{letter}{r}", *cell))
+            if row.choices:
+                for col, choices in row.choices.items():
+                    self.choices.setdefault(choices, {}).setdefault(letters[col - 1], []).append(r)
             parts.append("</row>")
         parts.append("</sheetData>")
         return _markup("".join(parts))

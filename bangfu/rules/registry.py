@@ -137,23 +137,20 @@ def _sha(keys: pl.Series) -> pl.Series:
     )
 
 
-def finding_id_expr(keys: Iterable[str]) -> pl.Expr:
-    """sha256 of 'year|unit_code|rule_code|subject', truncated to 20 hex characters."""
+def finding_id_expr(keys: Iterable[str], *, with_year: bool = True) -> pl.Expr:
+    """sha256 of 'year|unit_code|rule_code|subject', truncated to 20 hex characters.
+
+    ``with_year=False``: the same without the year — the ``subject_id`` that recognises the same
+    problem of the same subject from one year to the next (上年度问题整改情况)."""
     subject = (
         pl.col("_subject")
         if "_subject" in keys
         else pl.concat_str([pl.col(k).cast(pl.String).fill_null("") for k in keys], separator="|")
     )
-    key = pl.concat_str(
-        [
-            pl.col("year").cast(pl.String),
-            pl.col("unit_code").fill_null(""),
-            pl.col("rule_code"),
-            subject,
-        ],
-        separator="|",
-    )
-    return key.map_batches(_sha, return_dtype=pl.String)
+    parts = [pl.col("unit_code").fill_null(""), pl.col("rule_code"), subject]
+    if with_year:
+        parts.insert(0, pl.col("year").cast(pl.String))
+    return pl.concat_str(parts, separator="|").map_batches(_sha, return_dtype=pl.String)
 
 
 def finalise(out: pl.DataFrame, r: Rule, year: int, settings) -> pl.DataFrame:
@@ -163,7 +160,7 @@ def finalise(out: pl.DataFrame, r: Rule, year: int, settings) -> pl.DataFrame:
     fill = [
         pl.lit(None, dtype).alias(c)
         for c, dtype in FINDINGS_SCHEMA.items()
-        if c not in out.columns and c not in ("finding_id",)
+        if c not in out.columns and c not in ("finding_id", "subject_id")
     ]
     out = out.with_columns(fill).with_columns(
         pl.lit(year, pl.Int64).alias("year"),
@@ -173,7 +170,10 @@ def finalise(out: pl.DataFrame, r: Rule, year: int, settings) -> pl.DataFrame:
         pl.lit(settings.hash()).alias("settings_hash"),
     )
     keys = ("_subject",) if "_subject" in out.columns else r.keys
-    out = out.with_columns(finding_id_expr(keys).alias("finding_id"))
+    out = out.with_columns(
+        finding_id_expr(keys).alias("finding_id"),
+        finding_id_expr(keys, with_year=False).alias("subject_id"),
+    )
     out = out.select([pl.col(c).cast(d) for c, d in FINDINGS_SCHEMA.items()])
     # 元 to the cent, the nearest double: polars divides a column of cents by 100 through the
     # reciprocal (…87 / 100 → 1196.8700000000001) but one row exactly, so without this the
