@@ -480,9 +480,10 @@ def test_read_only_ui_refuses(site, what, mutation, variables, ok):
 
 
 def test_read_only_ui_changed_nothing(site):
-    """Refused means nothing happened: no run, no backfill, switches off, no new partition."""
+    """Refused means nothing happened: no run, no backfill, switches as they were by default
+    (the schedule off, the landing sensor on), no new partition."""
     states = _states(site)
-    assert (states["schedule"]["status"], states["sensor"]["status"]) == ("STOPPED", "STOPPED")
+    assert (states["schedule"]["status"], states["sensor"]["status"]) == ("STOPPED", "RUNNING")
     got = graphql(
         site,
         "auditors",
