@@ -6,9 +6,12 @@ use Noto Sans CJK SC from the ``noto-cjk-sans-otc`` package (SIL OFL 1.1, a depe
 system CJK font if that package is missing, then DejaVu Sans (the figures' Chinese shows as boxes;
 their tables still say everything; a warning says so once).
 
-Cost: at national scale there are 3,216 reports, so each process draws on ONE figure object,
-cleared between figures, at a small resolution, with fixed margins (no tight layout), and a
-figure is drawn only where its data exist.
+Cost: at national scale there are 3,216 reports. Most of a matplotlib figure's time is its text:
+every Text is shaped (libraqm) once to be measured and again to be drawn. The figures' labels are
+therefore set here from glyph outlines loaded once per character — hinted at the figure's pixel
+size, as Agg's own text is — and each figure's text is drawn as one path. matplotlib still draws
+the bars and axes, on ONE figure object per layout, cleared between figures, with fixed margins
+(no tight layout), and a figure is drawn only where its data exist.
 """
 
 from __future__ import annotations
@@ -40,10 +43,14 @@ SIZE = (6.4, 2.6)  # inches; shown 15 cm wide in the report
 WIDTH_CM = 15
 BAR = "#4472C4"
 ACCENT = "#C0504D"
+TEXT = "black"
+LABEL_PT = 7  # values at the bars, years
+NAME_PT = 8  # the names beside horizontal bars
+TITLE_PT = 8
 MAX_BARS = 15  # a figure shows at most this many bars; its table lists every row
 
-# "0" leaves the figures out of the reports (their tables of numbers too): they cost tens of
-# milliseconds a report, which a national run may rather spend elsewhere
+# "0" leaves the figures out of the reports (their tables of numbers too): they cost time on
+# every report, which a national run may rather spend elsewhere
 FIGURES_ENV = "BANGFU_REPORT_FIGURES"
 
 _state: dict = {}
@@ -91,37 +98,112 @@ def cjk_family() -> str | None:
 
 
 def _rc() -> dict:
-    family = cjk_family()
-    return {
-        "font.family": "sans-serif",
-        "font.sans-serif": [*([family] if family else []), "DejaVu Sans"],
-        "font.size": 8,
-        "axes.unicode_minus": False,  # the CJK font has no U+2212
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-    }
+    return {"axes.spines.top": False, "axes.spines.right": False}
+
+
+class _Glyphs:
+    """The figures' font (DejaVu Sans for characters it lacks) at one size: each character's
+    outline, hinted at the figure's pixel size, and its advance in pixels, loaded once."""
+
+    def __init__(self, size_pt: float):
+        from matplotlib import font_manager
+
+        family = cjk_family()
+        self.fonts = [
+            font_manager.get_font(font_manager.findfont(font_manager.FontProperties(family=f)))
+            for f in (*([family] if family else []), "DejaVu Sans")
+        ]
+        self.size_pt = size_pt
+        self.px = size_pt * DPI / 72
+        self.cache: dict[str, tuple] = {}
+
+    def glyph(self, ch: str) -> tuple:
+        known = self.cache.get(ch)
+        if known is None:
+            from matplotlib.ft2font import LoadFlags
+
+            code = ord(ch)
+            font = next((f for f in self.fonts if f.get_char_index(code)), self.fonts[0])
+            font.set_size(self.size_pt, DPI)  # the font object is shared: set every time
+            advance = font.load_char(code, flags=LoadFlags.DEFAULT).horiAdvance / 64
+            verts, codes = font.get_path()
+            known = self.cache[ch] = (verts, codes, advance)
+        return known
+
+    def width(self, text: str) -> float:
+        return sum(self.glyph(ch)[2] for ch in text)
+
+
+def _glyphs(size_pt: float) -> _Glyphs:
+    fonts = _state.setdefault("glyphs", {})
+    if size_pt not in fonts:
+        fonts[size_pt] = _Glyphs(size_pt)
+    return fonts[size_pt]
+
+
+# where the baseline sits below an anchor, in ems, for each vertical alignment: CJK ideographs
+# span about -0.12 to 0.88 em, digits 0 to 0.73
+_BASELINE = {"top": 0.88, "center": 0.38, "bottom": -0.12}
+_SHIFT = {"left": 0.0, "center": 0.5, "right": 1.0}
+
+
+class _Labels:
+    """The text of one figure: each label anchored in data or axes coordinates (any matplotlib
+    transform) with an offset in points, drawn at the end as one path."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple] = []
+
+    def add(self, transform, x, y, text, *, size=LABEL_PT, ha="left", va="center", dx=0, dy=0):
+        self.items.append((transform, x, y, text, size, ha, va, dx, dy))
+
+    def path(self):
+        """The outline of every label in pixels (call once the axes' limits are final)."""
+        import numpy as np
+        from matplotlib.path import Path
+
+        verts, codes = [], []
+        for transform, x, y, text, size, ha, va, dx, dy in self.items:
+            glyphs = _glyphs(size)
+            px, py = transform.transform((x, y))
+            # whole pixels: the hinted outlines then meet the pixel grid as Agg's text does
+            px = round(px + dx * DPI / 72 - _SHIFT[ha] * glyphs.width(text))
+            py = round(py + dy * DPI / 72 - _BASELINE[va] * glyphs.px)
+            for ch in text:
+                v, c, advance = glyphs.glyph(ch)
+                if len(v):
+                    verts.append(v + (px, py))
+                    codes.append(c)
+                px += advance
+        if not verts:
+            return None
+        return Path(np.concatenate(verts), np.concatenate(codes))
 
 
 def _layout(ncols: int):
     """This process's figure and axes for a layout of ``ncols`` panels, made once and then
-    reused: only the bars and labels of the last figure are removed (matplotlib without pyplot:
-    no GUI, no global figure registry). Making the axes and their ticks again for every figure
-    cost more than drawing it."""
-    key = ncols
+    reused: only the bars and text of the last figure are removed (matplotlib without pyplot:
+    no GUI, no global figure registry). Making the axes again for every figure cost more than
+    drawing it."""
     layouts = _state.setdefault("layouts", {})
-    if key not in layouts:
+    if ncols not in layouts:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
 
         fig = Figure(figsize=SIZE, dpi=DPI)
         FigureCanvasAgg(fig)
         axes = list(fig.subplots(1, ncols, squeeze=False)[0])
-        layouts[key] = (fig, axes)
-    fig, axes = layouts[key]
+        for ax in axes:  # every label is set by _Labels, none by the axes
+            ax.set_xticks([])
+            ax.set_yticks([])
+        layouts[ncols] = (fig, axes)
+    fig, axes = layouts[ncols]
     for ax in axes:
-        for artist in [*ax.patches, *ax.texts]:
+        for artist in [*ax.patches]:
             artist.remove()
         ax.containers.clear()
+    for artist in [*fig.artists]:
+        artist.remove()
     fig.set_size_inches(*SIZE)
     return fig, axes
 
@@ -136,33 +218,43 @@ def _short(text: str, n: int = 16) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
-def _wan(x: float) -> str:
-    return f"{x / 10000:,.1f}"
-
-
 def _draw(build, ncols: int) -> bytes:
     import matplotlib
+    from matplotlib.patches import PathPatch
+    from matplotlib.transforms import IdentityTransform
 
-    with matplotlib.rc_context(_rc()), warnings.catch_warnings():
-        # without a CJK font every glyph would warn; the module warned once already
-        warnings.filterwarnings("ignore", message="Glyph .* missing")
+    with matplotlib.rc_context(_rc()):
         fig, axes = _layout(ncols)
-        build(fig, axes)
+        labels = _Labels()
+        build(fig, axes, labels)
+        path = labels.path()
+        if path is not None:
+            fig.add_artist(
+                PathPatch(
+                    path, transform=IdentityTransform(), facecolor=TEXT, edgecolor="none", lw=0
+                )
+            )
         return _png(fig)
 
 
-def _hbars(ax, labels: Sequence[str], values: Sequence[float], fmt, color=BAR) -> None:
-    pos = list(range(len(labels)))
-    ax.barh(pos, values, color=color, height=0.6)
-    ax.set_yticks(pos, [_short(t) for t in labels])
-    ax.set_ylim(len(labels) - 0.5, -0.5)  # first row at the top, as in the table
+def _title(labels: _Labels, ax, title: str) -> None:
+    labels.add(ax.transAxes, 0.5, 1.0, title, size=TITLE_PT, ha="center", va="bottom", dy=4)
+
+
+def _hbars(ax, labels: _Labels, names: Sequence[str], values: Sequence[float], fmt) -> None:
+    """Horizontal bars, first row at the top as in the table: each bar's name on its left, its
+    value at its end (no value axis)."""
+    pos = list(range(len(names)))
+    ax.barh(pos, values, color=BAR, height=0.6)
+    ax.set_ylim(len(names) - 0.5, -0.5)
     top = max(values, default=0) or 1
-    for y, v in zip(pos, values, strict=True):
-        ax.text(v + top * 0.01, y, fmt(y, v), va="center", fontsize=7)
     ax.set_xlim(0, top * 1.4)
-    # the values stand at the bars: no value axis (its ticks cost most of the drawing time)
-    ax.set_xticks([])
     ax.spines["bottom"].set_visible(False)
+    ax.spines["left"].set_visible(True)
+    names_at = ax.get_yaxis_transform()  # x in axes, y in data coordinates
+    for y, (name, v) in enumerate(zip(names, values, strict=True)):
+        labels.add(names_at, 0, y, _short(name), size=NAME_PT, ha="right", dx=-5)
+        labels.add(ax.transData, v, y, fmt(y, v), dx=2)
 
 
 def findings_figure(groups: Sequence) -> ReportFigure | None:
@@ -177,17 +269,18 @@ def findings_figure(groups: Sequence) -> ReportFigure | None:
     shown = min(len(groups), MAX_BARS)
     height = max(1.8, 0.28 * shown + 0.8)
 
-    def build(fig, axes):
+    def build(fig, axes, labels):
         fig.set_size_inches(SIZE[0], height)
         _hbars(
             axes[0],
+            labels,
             titles[:shown],
             counts[:shown],
             lambda i, v: (
                 f"{v:.0f} 条" + (f"，{amounts[i] / 10000:,.2f} 万元" if amounts[i] else "")
             ),
         )
-        axes[0].set_title("发现数（条）及涉及金额", fontsize=8, y=1.0)
+        _title(labels, axes[0], "发现数（条）及涉及金额")
         fig.subplots_adjust(left=0.32, right=0.97, top=1 - 0.35 / height, bottom=0.2 / height)
 
     rows = [(t, c, f"{a:,.2f}") for t, c, a in zip(titles, counts, amounts, strict=True)]
@@ -219,20 +312,19 @@ def trend_figure(
         (f"审计发现（条）{suffix}", found, lambda v: f"{v:,.0f}", ACCENT),
     )
 
-    def build(fig, axes):
+    def build(fig, axes, text):
         pos = list(range(len(labels)))  # positions, not categories: the axes are reused
         for ax, (title, values, fmt, color) in zip(axes, panels, strict=True):
             ax.bar(pos, values, color=color, width=0.6)
-            ax.set_xticks(pos, labels)
             ax.set_xlim(-0.5, len(pos) - 0.5)
             top = max(values, default=0) or 1
-            for x, v in zip(pos, values, strict=True):
-                ax.text(x, v + top * 0.02, fmt(v), ha="center", fontsize=7)
             ax.set_ylim(0, top * 1.2)
-            ax.set_title(title, fontsize=8, y=1.0)
-            ax.set_yticks([])  # the values stand on the bars
-            ax.spines["left"].set_visible(False)
-            ax.tick_params(labelsize=7)
+            ax.spines["left"].set_visible(False)  # the values stand on the bars
+            years_at = ax.get_xaxis_transform()  # x in data, y in axes coordinates
+            for x, year, v in zip(pos, labels, values, strict=True):
+                text.add(years_at, x, 0, year, ha="center", va="top", dy=-3)
+                text.add(ax.transData, x, v, fmt(v), ha="center", va="bottom", dy=1.5)
+            _title(text, ax, title)
         fig.subplots_adjust(left=0.07, right=0.98, top=0.86, bottom=0.12, wspace=0.35)
 
     rows = [
@@ -256,11 +348,12 @@ def ranking_figure(below: Sequence[dict] | None) -> ReportFigure | None:
     shown = min(len(below), MAX_BARS)
     height = max(1.6, 0.26 * shown + 0.7)
 
-    def build(fig, axes):
+    def build(fig, axes, labels):
         fig.set_size_inches(SIZE[0], height)
         ax = axes[0]
-        _hbars(ax, names[:shown], [r * 100 for r in ratios[:shown]], lambda _i, v: f"{v:.2f}%")
-        ax.set_title("问题金额占比（%）", fontsize=8, y=1.0)
+        values = [r * 100 for r in ratios[:shown]]
+        _hbars(ax, labels, names[:shown], values, lambda _i, v: f"{v:.2f}%")
+        _title(labels, ax, "问题金额占比（%）")
         fig.subplots_adjust(left=0.25, right=0.97, top=1 - 0.3 / height, bottom=0.25 / height)
 
     rows = [
