@@ -199,9 +199,8 @@ def _layout(ncols: int):
         layouts[ncols] = (fig, axes)
     fig, axes = layouts[ncols]
     for ax in axes:
-        for artist in [*ax.patches]:
+        for artist in [*ax.collections]:
             artist.remove()
-        ax.containers.clear()
     for artist in [*fig.artists]:
         artist.remove()
     fig.set_size_inches(*SIZE)
@@ -209,8 +208,17 @@ def _layout(ncols: int):
 
 
 def _png(fig) -> bytes:
+    """The figure as PNG: drawn on its Agg canvas, then written by Pillow as RGB (the figure is
+    opaque, so the alpha channel carried nothing) with light compression — flat colours compress
+    about as well at level 1 as at the default, in a fraction of the time."""
+    from PIL import Image
+
+    canvas = fig.canvas
+    canvas.draw()
+    rgba = canvas.buffer_rgba()
+    image = Image.frombuffer("RGBA", (rgba.shape[1], rgba.shape[0]), rgba, "raw", "RGBA", 0, 1)
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI)
+    image.convert("RGB").save(buf, format="png", compress_level=1)
     return buf.getvalue()
 
 
@@ -237,6 +245,15 @@ def _draw(build, ncols: int) -> bytes:
         return _png(fig)
 
 
+def _bars(ax, boxes: Sequence[tuple], color: str) -> None:
+    """Bars as one collection of rectangles (x0, y0, x1, y1) in data coordinates: the axes'
+    limits are set by the figure, so nothing is gained by a Rectangle artist per bar."""
+    from matplotlib.collections import PolyCollection
+
+    verts = [((x0, y0), (x0, y1), (x1, y1), (x1, y0)) for x0, y0, x1, y1 in boxes]
+    ax.add_collection(PolyCollection(verts, facecolors=color, linewidths=0), autolim=False)
+
+
 def _title(labels: _Labels, ax, title: str) -> None:
     labels.add(ax.transAxes, 0.5, 1.0, title, size=TITLE_PT, ha="center", va="bottom", dy=4)
 
@@ -244,8 +261,7 @@ def _title(labels: _Labels, ax, title: str) -> None:
 def _hbars(ax, labels: _Labels, names: Sequence[str], values: Sequence[float], fmt) -> None:
     """Horizontal bars, first row at the top as in the table: each bar's name on its left, its
     value at its end (no value axis)."""
-    pos = list(range(len(names)))
-    ax.barh(pos, values, color=BAR, height=0.6)
+    _bars(ax, [(0, y - 0.3, v, y + 0.3) for y, v in enumerate(values)], BAR)
     ax.set_ylim(len(names) - 0.5, -0.5)
     top = max(values, default=0) or 1
     ax.set_xlim(0, top * 1.4)
@@ -315,7 +331,7 @@ def trend_figure(
     def build(fig, axes, text):
         pos = list(range(len(labels)))  # positions, not categories: the axes are reused
         for ax, (title, values, fmt, color) in zip(axes, panels, strict=True):
-            ax.bar(pos, values, color=color, width=0.6)
+            _bars(ax, [(x - 0.3, 0, x + 0.3, v) for x, v in zip(pos, values, strict=True)], color)
             ax.set_xlim(-0.5, len(pos) - 0.5)
             top = max(values, default=0) or 1
             ax.set_ylim(0, top * 1.2)
