@@ -16,6 +16,7 @@ the bars and axes, on ONE figure object per layout, cleared between figures, wit
 
 from __future__ import annotations
 
+import copy
 import io
 import os
 import warnings
@@ -410,9 +411,29 @@ def add_figures(doc, figures: Sequence[ReportFigure | None], number: int) -> int
         table.style = "Table Grid"
         for cell, text in zip(table.rows[0].cells, fig.header, strict=True):
             cell.text = text
-        for row in fig.rows:
-            cells = table.add_row().cells
-            for cell, v in zip(cells, row, strict=True):
-                cell.text = str(v)
+        _table_rows(table, fig.rows)
         number += 1
     return number
+
+
+def _table_rows(table, rows: Sequence[tuple]) -> None:
+    """Append ``rows`` to a python-docx table. python-docx rebuilds every cell of every added row,
+    which took longer than drawing the figure; so a row whose texts are plain (no tab, no line
+    break, not empty) is a copy of the last row python-docx wrote, its texts replaced."""
+    from docx.oxml.ns import qn
+
+    template = None
+    for row in rows:
+        values = [str(v) for v in row]
+        plain = all(v and "\t" not in v and "\n" not in v for v in values)
+        if template is None or not plain:
+            added = table.add_row()
+            for cell, v in zip(added.cells, values, strict=True):
+                cell.text = v
+            template = added._tr if plain else None
+            continue
+        tr = copy.deepcopy(template)
+        for t, v in zip(tr.iter(qn("w:t")), values, strict=True):  # one per cell, as cell.text
+            t.text = v
+            t.set(qn("xml:space"), "preserve")
+        table._tbl.append(tr)
