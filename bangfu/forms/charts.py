@@ -98,10 +98,6 @@ def cjk_family() -> str | None:
     return _state["family"]
 
 
-def _rc() -> dict:
-    return {"axes.spines.top": False, "axes.spines.right": False}
-
-
 class _Glyphs:
     """The figures' font (DejaVu Sans for characters it lacks) at one size: each character's
     outline, hinted at the figure's pixel size, and its advance in pixels, loaded once."""
@@ -166,7 +162,7 @@ class _Labels:
         verts, codes = [], []
         for transform, x, y, text, size, ha, va, dx, dy in self.items:
             glyphs = _glyphs(size)
-            px, py = transform.transform((x, y))
+            px, py = map(float, transform.transform((x, y)))
             # whole pixels: the hinted outlines then meet the pixel grid as Agg's text does
             px = round(px + dx * DPI / 72 - _SHIFT[ha] * glyphs.width(text))
             py = round(py + dy * DPI / 72 - _BASELINE[va] * glyphs.px)
@@ -194,9 +190,11 @@ def _layout(ncols: int):
         fig = Figure(figsize=SIZE, dpi=DPI)
         FigureCanvasAgg(fig)
         axes = list(fig.subplots(1, ncols, squeeze=False)[0])
-        for ax in axes:  # every label is set by _Labels, none by the axes
-            ax.set_xticks([])
-            ax.set_yticks([])
+        for ax in axes:  # every label is set by _Labels: the axes draw no ticks or labels
+            ax.xaxis.set_visible(False)
+            ax.yaxis.set_visible(False)
+            ax.spines["top"].set_visible(False)
+            ax.spines["right"].set_visible(False)
         layouts[ncols] = (fig, axes)
     fig, axes = layouts[ncols]
     for ax in axes:
@@ -228,22 +226,18 @@ def _short(text: str, n: int = 16) -> str:
 
 
 def _draw(build, ncols: int) -> bytes:
-    import matplotlib
     from matplotlib.patches import PathPatch
     from matplotlib.transforms import IdentityTransform
 
-    with matplotlib.rc_context(_rc()):
-        fig, axes = _layout(ncols)
-        labels = _Labels()
-        build(fig, axes, labels)
-        path = labels.path()
-        if path is not None:
-            fig.add_artist(
-                PathPatch(
-                    path, transform=IdentityTransform(), facecolor=TEXT, edgecolor="none", lw=0
-                )
-            )
-        return _png(fig)
+    fig, axes = _layout(ncols)
+    labels = _Labels()
+    build(fig, axes, labels)
+    path = labels.path()
+    if path is not None:
+        fig.add_artist(
+            PathPatch(path, transform=IdentityTransform(), facecolor=TEXT, edgecolor="none", lw=0)
+        )
+    return _png(fig)
 
 
 def _bars(ax, boxes: Sequence[tuple], color: str) -> None:
