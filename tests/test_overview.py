@@ -467,3 +467,20 @@ def test_figure_tables_hold_their_rows():
     for table in doc.tables:
         got = [[c.text for c in r.cells] for r in table.rows]
         assert got == [["问题", "条", "金额"], *[[str(v) for v in r] for r in rows]]
+
+
+def test_figures_without_a_cjk_font(monkeypatch):
+    """No CJK font at all: the figures are still drawn (their Chinese as the font's boxes)."""
+    from PIL import Image
+
+    from bangfu.forms import charts
+
+    charts.cjk_family()  # its warning belongs to the font search, not to this test
+    monkeypatch.setitem(charts._state, "family", None)
+    monkeypatch.setitem(charts._state, "glyphs", {})
+    metrics = {2019: {"paid_total": 12345.0, "archived_at_end": 7, "findings_total": 3}}
+    fig = charts.trend_figure([2019], metrics, subtree=True)
+    img = Image.open(io.BytesIO(fig.png))
+    img.load()
+    assert img.format == "PNG" and img.width >= 500
+    assert charts._state["glyphs"][charts.TITLE_PT].fonts[0].family_name == "DejaVu Sans"

@@ -122,7 +122,9 @@ class _Glyphs:
             code = ord(ch)
             font = next((f for f in self.fonts if f.get_char_index(code)), self.fonts[0])
             font.set_size(self.size_pt, DPI)  # the font object is shared: set every time
-            advance = font.load_char(code, flags=LoadFlags.DEFAULT).horiAdvance / 64
+            # a character no font has gets glyph 0, the font's box (the module warned once)
+            glyph = font.load_glyph(font.get_char_index(code), flags=LoadFlags.DEFAULT)
+            advance = glyph.horiAdvance / 64
             verts, codes = font.get_path()
             known = self.cache[ch] = (verts, codes, advance)
         return known
