@@ -449,3 +449,38 @@ def test_figures_can_be_left_out(s_run, tmp_path, monkeypatch):
         shapes[flag] = len(doc.inline_shapes)
     wh.dispose()
     assert shapes == {"1": 3, "0": 0}
+
+
+def test_figure_tables_hold_their_rows():
+    """A figure's numbers table reads back exactly its header and rows, whichever way a row was
+    written (copied from the row before, or by python-docx for an empty text or a line break)."""
+    from docx import Document
+
+    from bangfu.forms import charts
+
+    trend = charts.trend_figure([2019], {2019: {"paid_total": 1.0}}, subtree=False)
+    rows = [("甲", 1, "1,000.00"), ("乙 ", 2, "2.00"), ("丙\n丁", 3, ""), ("戊", 4, "4.00")]
+    fig = charts.ReportFigure("t", "测试", trend.png, ("问题", "条", "金额"), rows)
+    doc = Document()
+    assert charts.add_figures(doc, [None, fig, fig], 1) == 3
+    assert len(doc.tables) == 2 and len(doc.inline_shapes) == 2
+    for table in doc.tables:
+        got = [[c.text for c in r.cells] for r in table.rows]
+        assert got == [["问题", "条", "金额"], *[[str(v) for v in r] for r in rows]]
+
+
+def test_figures_without_a_cjk_font(monkeypatch):
+    """No CJK font at all: the figures are still drawn (their Chinese as the font's boxes)."""
+    from PIL import Image
+
+    from bangfu.forms import charts
+
+    charts.cjk_family()  # its warning belongs to the font search, not to this test
+    monkeypatch.setitem(charts._state, "family", None)
+    monkeypatch.setitem(charts._state, "glyphs", {})
+    metrics = {2019: {"paid_total": 12345.0, "archived_at_end": 7, "findings_total": 3}}
+    fig = charts.trend_figure([2019], metrics, subtree=True)
+    img = Image.open(io.BytesIO(fig.png))
+    img.load()
+    assert img.format == "PNG" and img.width >= 500
+    assert charts._state["glyphs"][charts.TITLE_PT].fonts[0].family_name == "DejaVu Sans"
