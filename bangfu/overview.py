@@ -17,6 +17,7 @@ from sqlalchemy import MetaData, Table, func, inspect, select
 
 from bangfu.forms.layouts import rule_info
 from bangfu.lake import Lake
+from bangfu.ledger_frames import ledger_frames
 from bangfu.rules.common import ancestor_pairs, conform_units
 from warehouse import tables
 from warehouse.store import Warehouse
@@ -122,8 +123,6 @@ def _dtype(sql_type) -> pl.DataType:
 def benford_amounts(lake: Lake, year: int) -> pl.DataFrame:
     """(unit_code, amount): the year's 医疗救助 payments and 会计明细账 debits of at least
     :data:`BENFORD_MIN_AMOUNT`, every unit, from the lake (only these columns read)."""
-    from bangfu.stages import ledger_frames
-
     frames = ledger_frames(
         lake,
         year,

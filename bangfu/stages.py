@@ -33,13 +33,14 @@ import polars as pl
 from sqlalchemy import func, select
 
 from bangfu import output_digests, rules
-from bangfu.frames import INGEST_STATUS_SCHEMA, sheet_schema
+from bangfu.frames import INGEST_STATUS_SCHEMA
 from bangfu.lake import Lake
+from bangfu.ledger_frames import ledger_frames
 from bangfu.parse import mask_ids_in_text
 from bangfu.pool import run_pool, workers_default
 from bangfu.review import state as review_state
 from bangfu.settings import AuditSettings
-from bangfu.sheets import LEDGER_SHEETS, SHEETS_BY_KEY
+from bangfu.sheets import LEDGER_SHEETS
 from warehouse import tables
 from warehouse.store import Replacement, Warehouse
 
@@ -79,36 +80,6 @@ METRICS_COLUMNS: dict[str, tuple[str, ...]] = {
 
 
 # ------------------------------------------------------------------ reading the lake
-def ledger_frames(
-    lake: Lake,
-    year: int,
-    units: Iterable[str] | None,
-    columns: Mapping[str, Sequence[str]] | None = None,
-) -> dict[str, pl.DataFrame]:
-    """The year's ledger sheets for these units (None: all), canonical schema.
-
-    ``columns``: sheet key → the columns to read; only those sheets are read (projection at the
-    Parquet scan). Without it every sheet is read whole."""
-    units = None if units is None else list(units)
-    if columns is None:
-        return {
-            s.key: lake.read(s.key, [year], units, schema=sheet_schema(s)) for s in LEDGER_SHEETS
-        }
-    out = {}
-    for key, cols in columns.items():
-        schema = sheet_schema(SHEETS_BY_KEY[key])
-        files = lake.files(key, [year], units)
-        if not files:
-            out[key] = pl.DataFrame(schema={c: schema[c] for c in cols})
-            continue
-        out[key] = (
-            pl.scan_parquet(files, schema=schema, missing_columns="insert", extra_columns="ignore")
-            .select(cols)
-            .collect()
-        )
-    return out
-
-
 def sheets_present(lake: Lake, year: int, units: Iterable[str]) -> dict[str, list[str]]:
     """Sheet key → units whose ledger of the year holds that sheet (absent sheets: no data)."""
     units = list(units)

@@ -35,11 +35,22 @@ def drop_archive_rows(landing: Path, year: int, unit: str, n: int = 5) -> None:
 
 
 def workbook_values(path: Path) -> dict[str, list[tuple]]:
+    """Every sheet's cell values, but the hidden identification's time of writing (it differs
+    by design between runs)."""
     from openpyxl import load_workbook
+
+    from bangfu.forms.review_sheets import IDENT_SHEET
 
     wb = load_workbook(path, read_only=True, data_only=True)
     try:
-        return {ws.title: [tuple(r) for r in ws.iter_rows(values_only=True)] for ws in wb}
+        return {
+            ws.title: [
+                tuple(r)
+                for r in ws.iter_rows(values_only=True)
+                if not (ws.title == IDENT_SHEET and r and r[0] == "written_at")
+            ]
+            for ws in wb
+        }
     finally:
         wb.close()
 
