@@ -83,6 +83,28 @@ class Lake:
         if folder.exists():
             shutil.rmtree(folder)
 
+    def partition_dirs(
+        self, years: Iterable[int] | None = None, units: Iterable[str] | None = None
+    ) -> list[Path]:
+        """The folders of every dataset's partitions in scope: ``<dataset>/year=<Y>`` per year
+        asked for (all years when None), or ``…/unit=<code>`` per unit when units are given;
+        the lake's root when neither is. Those that exist."""
+        if not self.root.is_dir():
+            return []
+        if years is None and units is None:
+            return [self.root]
+        year_names = None if years is None else {f"year={int(y)}" for y in years}
+        dirs = []
+        for dataset in sorted(p for p in self.root.iterdir() if p.is_dir()):
+            for ydir in sorted(dataset.glob("year=*")):
+                if year_names is not None and ydir.name not in year_names:
+                    continue
+                if units is None:
+                    dirs.append(ydir)
+                else:
+                    dirs.extend(ydir / f"unit={u}" for u in units if (ydir / f"unit={u}").is_dir())
+        return dirs
+
     def files(
         self, dataset: str, years: Iterable[int] | None = None, units: Iterable[str] | None = None
     ) -> list[Path]:

@@ -171,8 +171,11 @@ def _run_pipeline(
     with data_lock(data, echo):
         # under the lock: temporary files a killed run left in the lake and the outputs
         # (never a live writer's: see sweep_stale_temp; never the landing folder)
-        outputs = ("lake", "workbooks", "reports", "quality", "overview")
-        stale = sweep_stale_temp([data / name for name in outputs])
+        # A partial run sweeps the lake partitions it was asked for, not the whole lake (at
+        # national scale a walk of tens of thousands of folders); a full run sweeps it all.
+        outputs = ("workbooks", "reports", "quality", "overview")
+        lake_dirs = Lake(data / "lake").partition_dirs(years, units)
+        stale = sweep_stale_temp([*lake_dirs, *(data / name for name in outputs)])
         if stale:
             echo(
                 f"已清除上次中断留下的临时文件 {len(stale)} 个 / removed {len(stale)} stale temp files"

@@ -103,3 +103,36 @@ def test_a_zombie_writer_counts_as_dead(tmp_path):
         live.wait()
         dead.wait()
     assert not pid_alive(dead.pid)
+
+
+def test_partition_dirs_limit_a_partial_runs_sweep_to_its_partitions(tmp_path):
+    """A partial run sweeps only the partitions asked for; a full run (no scope) the lake."""
+    from bangfu.lake import sweep_stale_temp
+
+    lake = Lake(tmp_path / "lake")
+    stale_files = {}
+    for dataset in ("archive", "payments"):
+        for year in (2018, 2019):
+            for unit in ("330102", "330103"):
+                folder = lake.path(dataset, year, unit).parent
+                folder.mkdir(parents=True)
+                stale = folder / ".data.parquet.otherhost.1.x.tmp"
+                stale.write_bytes(b"x")
+                os.utime(stale, (0, 0))  # old: stale whoever wrote it
+                stale_files[dataset, year, unit] = stale
+
+    scoped = lake.partition_dirs([2019], ["330103", "999999"])
+    assert sorted(scoped) == [lake.path(d, 2019, "330103").parent for d in ("archive", "payments")]
+    assert sorted(lake.partition_dirs([2018])) == [
+        lake.root / d / "year=2018" for d in ("archive", "payments")
+    ]
+    assert lake.partition_dirs() == [lake.root]
+    assert Lake(tmp_path / "absent").partition_dirs([2019], ["330103"]) == []
+
+    removed = sweep_stale_temp(scoped)
+    assert sorted(removed) == sorted(
+        stale_files[d, 2019, "330103"] for d in ("archive", "payments")
+    )
+    assert sum(p.exists() for p in stale_files.values()) == 6
+    sweep_stale_temp(lake.partition_dirs())
+    assert not any(p.exists() for p in stale_files.values())
