@@ -11,11 +11,16 @@ from pathlib import Path
 
 import polars as pl
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.chart import BarChart, LineChart, Reference
+from openpyxl.compat import safe_string
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
 
+from bangfu.forms.openpyxl_private import set_sheet_markup
 from bangfu.forms.workbook import atomic_save
+from bangfu.forms.writer import cell_text, save_workbook
 from bangfu.overview import (
     BENFORD_CLASSES,
     BENFORD_MIN_AMOUNT,
@@ -313,34 +318,114 @@ def _cell_value(v):
     return v
 
 
-def _write_block(ws, row: int, block: Block, ov: Overview) -> tuple[int, dict]:
-    """Write a block from ``row``; returns the next free row and where its columns went."""
-    frame = block.frame(ov)
-    cols = block.cols(ov) if callable(block.cols) else block.cols
-    ws.cell(row=row, column=1, value=block.title).font = Font(bold=True, size=12)
-    head = row + 1
-    for j, col in enumerate(cols, start=1):
-        c = ws.cell(row=head, column=j, value=col.header)
-        c.font = Font(bold=True)
-        c.fill = HEADER_FILL
-        c.alignment = Alignment(wrap_text=True, vertical="center")
-        letter = get_column_letter(j)
-        ws.column_dimensions[letter].width = max(
-            ws.column_dimensions[letter].width or 0, WIDTHS[col.kind]
+class _SheetXml:
+    """One sheet's ``<sheetData>`` built as one string (cells as openpyxl writes them: inline
+    text, numbers as ``safe_string``, an empty cell only when it has a style), the style ids
+    taken from openpyxl's registry through a real cell once per style, so ``styles.xml`` is
+    openpyxl's. Writing the cells one by one through openpyxl was most of the overview's time."""
+
+    def __init__(self, ws):
+        self.ws = ws
+        self.styles = ws.parent.__dict__.setdefault("_bangfu_overview_styles", {})
+        self.rows: list[str] = []
+        self.max_col = self.last_row = 1
+
+    def style_id(self, key: tuple) -> int:
+        """key: (font, fill, alignment, number format), each None for the default."""
+        sid = self.styles.get(key)
+        if sid is None:
+            font, fill, alignment, number_format = key
+            cell = WriteOnlyCell(self.ws)
+            if font is not None:
+                cell.font = font
+            if fill is not None:
+                cell.fill = fill
+            if alignment is not None:
+                cell.alignment = alignment
+            if number_format is not None:
+                cell.number_format = number_format
+            sid = self.styles[key] = cell.style_id
+        return sid
+
+    def row(self, r: int, cells: list[tuple[object, int]]) -> None:
+        """Row ``r``: (value, style id) from column A on."""
+        parts = []
+        for j, (value, sid) in enumerate(cells, start=1):
+            ref = f"{get_column_letter(j)}{r}"
+            s = f' s="{sid}"' if sid else ""
+            if value is None or value == "":
+                if sid:
+                    t = "inlineStr" if value == "" else "n"
+                    parts.append(f'<c r="{ref}"{s} t="{t}"/>')
+                continue
+            if isinstance(value, str):
+                text = cell_text(value)
+                space = ' xml:space="preserve"' if text != text.strip() else ""
+                parts.append(
+                    f'<c r="{ref}"{s} t="inlineStr"><is><t{space}>{_escape(text)}</t></is></c>'
+                )
+            elif isinstance(value, bool):
+                parts.append(f'<c r="{ref}"{s} t="b"><v>{int(value)}</v></c>')
+            else:
+                parts.append(f'<c r="{ref}"{s} t="n"><v>{safe_string(value)}</v></c>')
+        self.max_col = max(self.max_col, len(cells))
+        self.last_row = max(self.last_row, r)
+        self.rows.append(f'<row r="{r}">{"".join(parts)}</row>')
+
+    def markup(self) -> bytes:
+        return ("<sheetData>" + "".join(self.rows) + "</sheetData>").encode(
+            "ascii", "xmlcharrefreplace"
         )
+
+
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
+
+
+def _escape(text: str) -> str:
+    """Text as lxml writes it (a carriage return kept as a character reference)."""
+    return text.translate(_ESCAPES)
+
+
+TITLE_FONT = Font(bold=True, size=14)
+BLOCK_FONT = Font(bold=True, size=12)
+HEAD_FONT = Font(bold=True)
+HEAD_ALIGN = Alignment(wrap_text=True, vertical="center")
+NOTE_ALIGN = Alignment(wrap_text=False)
+
+
+def _block_cols(block: Block, ov: Overview) -> tuple[Col, ...]:
+    return block.cols(ov) if callable(block.cols) else block.cols
+
+
+def _write_block(
+    xml: _SheetXml, row: int, block: Block, cols: tuple[Col, ...], frame: pl.DataFrame
+) -> tuple[int, dict]:
+    """Write a block from ``row``; returns the next free row and where its columns went."""
+    xml.row(row, [(block.title, xml.style_id((BLOCK_FONT, None, None, None)))])
+    head = row + 1
+    head_style = xml.style_id((HEAD_FONT, HEADER_FILL, HEAD_ALIGN, None))
+    xml.row(head, [(col.header, head_style) for col in cols])
     names = [c.field for c in cols]
     present = [n for n in names if n in frame.columns]
     data = frame.select(present) if present else pl.DataFrame()
     rows = data.rows() if present else []
     idx = {n: i for i, n in enumerate(present)}
+    plain = [
+        xml.style_id((None, None, None, None if c.kind == "text" else FORMATS[c.kind]))
+        for c in cols
+    ]
+    marked = [
+        xml.style_id((MARK_FONT, None, None, None if c.kind == "text" else FORMATS[c.kind]))
+        for c in cols
+    ]
+    where_in = [idx.get(c.field) for c in cols]
+    marks = [c.mark for c in cols]
     for i, values in enumerate(rows, start=head + 1):
-        for j, col in enumerate(cols, start=1):
-            v = _cell_value(values[idx[col.field]]) if col.field in idx else None
-            cell = ws.cell(row=i, column=j, value=v)
-            if col.kind != "text":
-                cell.number_format = FORMATS[col.kind]
-            if col.mark and v:
-                cell.font = MARK_FONT
+        cells = []
+        for j, k in enumerate(where_in):
+            v = None if k is None else _cell_value(values[k])
+            cells.append((v, marked[j] if marks[j] and v else plain[j]))
+        xml.row(i, cells)
     where = {
         "head": head,
         "first": head + 1,
@@ -422,29 +507,44 @@ def _benford_charts(ws, where: dict, ov: Overview) -> int:
 
 
 def write_overview_workbook(path: Path, ov: Overview) -> dict:
-    """Write the workbook atomically; returns the sheets and how many charts each has."""
-    wb = Workbook()
-    wb.remove(wb.active)
+    """Write the workbook atomically; returns the sheets and how many charts each has.
+
+    A write-only workbook whose sheets get their rows as finished markup
+    (``bangfu.forms.openpyxl_private``): the sheet settings (column widths, frozen panes,
+    print setup) are set before the rows, the charts after; what a workbook written cell by
+    cell in openpyxl's normal mode holds (values, number formats, fonts, charts) is the same
+    (tests/test_overview.py compares the two)."""
+    wb = Workbook(write_only=True)
     charts: dict[str, int] = {}
     for spec in SHEETS:
         ws = wb.create_sheet(spec.name)
-        ws.cell(row=1, column=1, value=f"{ov.year} 年度帮扶资金审计总览 — {spec.name}").font = Font(
-            bold=True, size=14
-        )
+        xml = _SheetXml(ws)
+        title = f"{ov.year} 年度帮扶资金审计总览 — {spec.name}"
+        xml.row(1, [(title, xml.style_id((TITLE_FONT, None, None, None)))])
         row = 2
         if spec.note:
-            ws.cell(row=2, column=1, value=spec.note).alignment = Alignment(wrap_text=False)
+            xml.row(2, [(spec.note, xml.style_id((None, None, NOTE_ALIGN, None)))])
             row = 3
         row += 1
         placed: dict[str, dict] = {}
         for block in spec.blocks:
-            row, placed[block.key] = _write_block(ws, row, block, ov)
-        ws.freeze_panes = ws.cell(row=placed[spec.blocks[0].key]["first"], column=1)
+            frame = block.frame(ov)
+            cols = _block_cols(block, ov)
+            for j, col in enumerate(cols, start=1):  # before the rows: write-only
+                letter = get_column_letter(j)
+                ws.column_dimensions[letter].width = max(
+                    ws.column_dimensions[letter].width or 0, WIDTHS[col.kind]
+                )
+            row, placed[block.key] = _write_block(xml, row, block, cols, frame)
+        ws.freeze_panes = f"A{placed[spec.blocks[0].key]['first']}"
         # printed (and converted to PDF) landscape, one page wide, charts included
         ws.page_setup.orientation = "landscape"
-        ws.page_setup.paperSize = ws.PAPERSIZE_A4
+        ws.page_setup.paperSize = Worksheet.PAPERSIZE_A4
         ws.sheet_properties.pageSetUpPr.fitToPage = True
         ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+        dimension = f"A1:{get_column_letter(xml.max_col)}{xml.last_row}"
+        ws.calculate_dimension = lambda ref=dimension: ref  # the <dimension> openpyxl writes
+        set_sheet_markup(ws, xml.markup(), None)
         n = 0
         for chart in spec.charts:
             where = placed[chart.block]
@@ -454,5 +554,5 @@ def write_overview_workbook(path: Path, ov: Overview) -> dict:
             n += _benford_charts(ws, placed["benford_digits"], ov)
         charts[spec.name] = n
     path = Path(path)
-    atomic_save(path, wb.save)
+    atomic_save(path, lambda tmp: save_workbook(wb, tmp))
     return {"path": str(path), "sheets": [s.name for s in SHEETS], "charts": charts}
