@@ -10,15 +10,17 @@ warehouse without the ``reviews`` table, or with no judgment on a finding, exclu
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 
 import polars as pl
 from sqlalchemy import MetaData, Table, func, inspect, select
 
 from bangfu.forms.layouts import rule_info
-from bangfu.lake import Lake
-from bangfu.ledger_frames import ledger_frames
+from bangfu.frames import sheet_schema
+from bangfu.lake import FILE_NAME, Lake
 from bangfu.rules.common import ancestor_pairs, conform_units
+from bangfu.sheets import SHEETS_BY_KEY
 from warehouse import tables
 from warehouse.store import Warehouse
 
@@ -120,24 +122,152 @@ def _dtype(sql_type) -> pl.DataType:
     return pl.String
 
 
+# Which columns of which ledger sheets the Benford test reads.
+BENFORD_SHEETS: dict[str, tuple[str, ...]] = {
+    "payments": ("unit_code", "category", "amount"),
+    "ledger": ("unit_code", "debit"),
+}
+# The year's kept first-two-digit counts per ledger partition (lake, unit "all"); ``spec`` names
+# what they count, so counts of another definition are not reused.
+BENFORD_DATASET = "benford_counts"
+BENFORD_SPEC = f"1|{BENFORD_MIN_AMOUNT}|{MEDICAL}|{','.join(BENFORD_SHEETS)}"
+_PARTS_SCHEMA = {"part": pl.String, "payments": pl.String, "ledger": pl.String}
+_KEPT_SCHEMA = {
+    **_PARTS_SCHEMA,
+    "spec": pl.String,
+    "unit_code": pl.String,
+    "digits": pl.Int32,
+    "count": pl.Int64,
+}
+_COUNTS_SCHEMA = {"unit_code": pl.String, "digits": pl.Int32, "count": pl.Int64}
+
+
+def _amounts(lake: Lake, year: int, units: list[str] | None) -> pl.LazyFrame:
+    """(__file, unit_code, amount) of the qualifying amounts of these ledger partitions (None:
+    all), a lazy scan; ``__file`` is the file an amount was read from."""
+    parts = []
+    for key, cols in BENFORD_SHEETS.items():
+        files = lake.files(key, [year], units)
+        if not files:
+            continue
+        schema = sheet_schema(SHEETS_BY_KEY[key])
+        frame = pl.scan_parquet(
+            files,
+            schema=schema,
+            missing_columns="insert",
+            extra_columns="ignore",
+            include_file_paths="__file",
+        )
+        if key == "payments":
+            frame = frame.filter(pl.col("category") == MEDICAL)
+        amount = cols[-1]  # the money column is listed last
+        parts.append(
+            frame.select("__file", "unit_code", pl.col(amount).cast(pl.Float64).alias("amount"))
+        )
+    if not parts:
+        return pl.LazyFrame(
+            schema={"__file": pl.String, "unit_code": pl.String, "amount": pl.Float64}
+        )
+    return pl.concat(parts).filter(pl.col("amount") >= BENFORD_MIN_AMOUNT)
+
+
 def benford_amounts(lake: Lake, year: int) -> pl.DataFrame:
     """(unit_code, amount): the year's 医疗救助 payments and 会计明细账 debits of at least
     :data:`BENFORD_MIN_AMOUNT`, every unit, from the lake (only these columns read)."""
-    frames = ledger_frames(
-        lake,
-        year,
-        None,
-        {"payments": ("unit_code", "category", "amount"), "ledger": ("unit_code", "debit")},
+    return _amounts(lake, year, None).select("unit_code", "amount").collect()
+
+
+def benford_digit_counts(
+    amounts: pl.DataFrame | pl.LazyFrame, by: tuple[str, ...] = ()
+) -> pl.DataFrame:
+    """(*by, unit_code, digits, count): how many of ``amounts`` (unit_code, amount) start with
+    each first two digits, taken from the amount in cents as text (10.00 and 99.99 exact)."""
+    lead = (
+        (pl.col("amount") * 100)
+        .round(0)
+        .cast(pl.Int64)
+        .cast(pl.String)
+        .str.slice(0, 2)
+        .cast(pl.Int32)
+        .alias("digits")
     )
-    pay = frames["payments"].filter(pl.col("category") == MEDICAL).select("unit_code", "amount")
-    debit = frames["ledger"].select("unit_code", pl.col("debit").alias("amount"))
-    both = pl.concat(
-        [
-            pay.with_columns(pl.col("amount").cast(pl.Float64)),
-            debit.with_columns(pl.col("amount").cast(pl.Float64)),
-        ]
+    return (
+        amounts.lazy()
+        .select(*by, "unit_code", lead)
+        .group_by(*by, "unit_code", "digits")
+        .agg(pl.len().cast(pl.Int64).alias("count"))
+        .collect()
     )
-    return both.filter(pl.col("amount") >= BENFORD_MIN_AMOUNT)
+
+
+def ledger_fingerprints(lake: Lake, year: int) -> pl.DataFrame:
+    """(part, payments, ledger): every ledger partition of the year with the file identity
+    (size, modification time, inode) of its payments and ledger sheet, "" for a missing one. A
+    lake file is only ever replaced by renaming a new file over it, so a changed sheet has a
+    new identity."""
+    found: dict[str, dict[str, str]] = {}
+    for key in BENFORD_SHEETS:
+        folder = lake.root / key / f"year={year}"
+        if not folder.is_dir():
+            continue
+        with os.scandir(folder) as entries:  # the listing lake.files makes, without a glob
+            for entry in entries:
+                if not entry.name.startswith("unit="):
+                    continue
+                try:
+                    st = os.stat(os.path.join(entry.path, FILE_NAME))
+                except (FileNotFoundError, NotADirectoryError):  # an empty or removed folder
+                    continue
+                fp = f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
+                found.setdefault(entry.name.removeprefix("unit="), {})[key] = fp
+    rows = [(p, v.get("payments", ""), v.get("ledger", "")) for p, v in sorted(found.items())]
+    return pl.DataFrame(rows, schema=_PARTS_SCHEMA, orient="row")
+
+
+def _kept_counts(lake: Lake, year: int) -> pl.DataFrame:
+    if not lake.has(BENFORD_DATASET, year, "all"):
+        return pl.DataFrame(schema=_KEPT_SCHEMA)
+    try:
+        kept = pl.read_parquet(lake.path(BENFORD_DATASET, year, "all"))
+        kept = kept.select([pl.col(c).cast(t) for c, t in _KEPT_SCHEMA.items()])
+    except (pl.exceptions.PolarsError, OSError):  # another version's, or unreadable: recount
+        return pl.DataFrame(schema=_KEPT_SCHEMA)
+    return kept.filter(pl.col("spec") == BENFORD_SPEC)
+
+
+def benford_counts(lake: Lake, year: int, *, keep: bool = True) -> pl.DataFrame:
+    """(unit_code, digits, count) over the year's qualifying amounts (:func:`benford_amounts`),
+    equal to counting them all, reading only the ledger partitions whose payments or ledger file
+    changed since the counts were last kept (``benford_counts`` in the lake, one row per
+    partition, unit and digit pair, with the files' identities). A partition gone from the lake
+    drops out; ``keep``: write the counts back when any partition was recounted or dropped."""
+    now = ledger_fingerprints(lake, year)
+    kept = _kept_counts(lake, year)
+    fresh = now.join(kept.select(list(_PARTS_SCHEMA)).unique(), on=list(_PARTS_SCHEMA), how="anti")
+    still = kept.join(now, on=list(_PARTS_SCHEMA), how="semi")
+    if fresh.height:
+        counted = benford_digit_counts(_amounts(lake, year, fresh["part"].to_list()), ("__file",))
+        counted = (  # per file → per partition (the file's unit folder)
+            counted.with_columns(
+                pl.col("__file").str.extract(r"unit=([^/\\]+)[/\\][^/\\]+$").alias("part")
+            )
+            .group_by("part", "unit_code", "digits")
+            .agg(pl.col("count").sum())
+        )
+        recounted = (
+            fresh.join(counted, on="part", how="left")  # a partition of no amount: one null row
+            .with_columns(pl.lit(BENFORD_SPEC).alias("spec"), pl.col("count").fill_null(0))
+            .select(list(_KEPT_SCHEMA))
+        )
+        still = pl.concat([still, recounted])
+    if keep and (fresh.height or still.height != kept.height):
+        lake.write(BENFORD_DATASET, year, "all", still.sort("part", "unit_code", "digits"))
+    return (
+        still.filter(pl.col("digits").is_not_null())
+        .group_by("unit_code", "digits")
+        .agg(pl.col("count").sum())
+        .select(list(_COUNTS_SCHEMA))
+    )
 
 
 # ------------------------------------------------------------------ computing
@@ -193,28 +323,17 @@ def ranking(units: pl.DataFrame, metrics: pl.DataFrame, findings: pl.DataFrame) 
     ).drop("_lv")
 
 
-def benford(units: pl.DataFrame, amounts: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """First-two-digit Benford test of ``amounts`` (unit_code, amount) for every unit with at
-    least :data:`BENFORD_MIN_N` amounts (its own and below) and for every province.
+def benford(units: pl.DataFrame, digit_counts: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """First-two-digit Benford test for every unit with at least :data:`BENFORD_MIN_N` amounts
+    (its own and below) and for every province, over ``digit_counts`` (unit_code, digits,
+    count: :func:`benford_digit_counts` or :func:`benford_counts`).
 
     Returns (tests, digits): one row per tested unit (n, MAD, class, the five pairs of largest
-    excess), and (unit_code, digits, count, observed, expected) for every tested unit and pair.
-    The digits are taken from the amount in cents as text, so 10.00 and 99.99 are exact."""
+    excess), and (unit_code, digits, count, observed, expected) for every tested unit and pair."""
     u = conform_units(units)
     pairs = ancestor_pairs(u).select("unit_code", "ancestor_code")
-    lead = amounts.select(
-        "unit_code",
-        (pl.col("amount") * 100)
-        .round(0)
-        .cast(pl.Int64)
-        .cast(pl.String)
-        .str.slice(0, 2)
-        .cast(pl.Int32)
-        .alias("digits"),
-    )
     counts = (
-        lead.group_by("unit_code", "digits")
-        .agg(pl.len().cast(pl.Int64).alias("count"))
+        digit_counts.select("unit_code", "digits", "count")
         .join(pairs, on="unit_code", how="inner")
         .group_by("ancestor_code", "digits")
         .agg(pl.col("count").sum())
@@ -301,13 +420,15 @@ def build_overview(
     metrics: pl.DataFrame,
     findings: pl.DataFrame,
     verdicts: pl.DataFrame,
-    amounts: pl.DataFrame,
+    digit_counts: pl.DataFrame,
     *,
     metrics_prev: pl.DataFrame | None = None,
     findings_prev: pl.DataFrame | None = None,
     thresholds: dict | None = None,
 ) -> Overview:
-    """The overview of ``year`` from frames (tests build them by hand or read them)."""
+    """The overview of ``year`` from frames (tests build them by hand or read them);
+    ``digit_counts``: the Benford counts (unit_code, digits, count), e.g.
+    ``benford_digit_counts(amounts)``."""
     thresholds = thresholds or {}
     u = conform_units(units)
     names = u.select("unit_code", "unit_name")
@@ -469,7 +590,7 @@ def build_overview(
         .sort(pl.col("level").replace_strict(LEVEL_ORDER, default=9), "unit_code")
     )
 
-    tests, digits = benford(u, amounts)
+    tests, digits = benford(u, digit_counts)
     return Overview(
         year=year,
         summary=summary,
@@ -485,9 +606,16 @@ def build_overview(
 
 
 def year_overview(
-    lake: Lake, wh: Warehouse, units: pl.DataFrame, year: int, thresholds: dict | None = None
+    lake: Lake,
+    wh: Warehouse,
+    units: pl.DataFrame,
+    year: int,
+    thresholds: dict | None = None,
+    *,
+    keep_counts: bool = True,
 ) -> Overview:
-    """Read everything the overview of ``year`` needs and build it."""
+    """Read everything the overview of ``year`` needs and build it (``keep_counts``: see
+    :func:`benford_counts`)."""
     metrics = read_metrics(wh, year)
     prev = read_metrics(wh, year - 1)
     found = read_findings(wh, [year - 1, year])
@@ -498,7 +626,7 @@ def year_overview(
         metrics,
         found.filter(pl.col("year") == year),
         verdicts,
-        benford_amounts(lake, year),
+        benford_counts(lake, year, keep=keep_counts),
         metrics_prev=prev if not prev.is_empty() else None,
         findings_prev=found.filter(pl.col("year") == year - 1),
         thresholds=thresholds,
