@@ -166,6 +166,213 @@ def test_benford_mad_agrees_with_lake(s_run):
         assert got[unit]["超出期望最多的前五个首两位数字（超出百分点）"].startswith(f"{top}（")
 
 
+def _copy_ledgers(src: Path, dst: Path, year: int) -> None:
+    """The year's payments and ledger partitions of ``src`` lake copied into ``dst``."""
+    for sheet in ("payments", "ledger"):
+        shutil.copytree(src / sheet / f"year={year}", dst / sheet / f"year={year}")
+
+
+def _counts_by_hand(lake: Path, year: int) -> dict[tuple[str, int], int]:
+    """(unit, first two digits) → count, from the lake's Parquet row by row."""
+    out: Counter = Counter()
+    for unit, amount in _lake_amounts(lake, year):
+        out[(unit, int(str(round(amount * 100))[:2]))] += 1
+    return dict(out)
+
+
+def test_kept_benford_counts_follow_the_ledgers(s_run, tmp_path, monkeypatch):
+    """The Benford counts kept in the lake equal a full recount after a unit's payments change
+    and another unit's ledger is removed, and only the changed partitions are read again."""
+    from bangfu import overview
+    from bangfu.lake import Lake
+
+    year = max(s_run["summary"].years)
+    root = tmp_path / "lake"
+    _copy_ledgers(s_run["data"] / "lake", root, year)
+    lake = Lake(root)
+
+    def as_dict(frame: pl.DataFrame) -> dict:
+        return {(u, d): c for u, d, c in frame.select("unit_code", "digits", "count").rows()}
+
+    first = overview.benford_counts(lake, year)
+    assert lake.has(overview.BENFORD_DATASET, year, "all")
+    assert as_dict(first) == _counts_by_hand(root, year) != {}
+
+    units = sorted(p.name[5:] for p in (root / "payments" / f"year={year}").iterdir())
+    changed, gone = units[0], units[-1]
+    paid = pl.read_parquet(lake.path("payments", year, changed))
+    medical = paid.filter(pl.col("category") == overview.MEDICAL)
+    assert medical.height > 1
+    lake.write("payments", year, changed, paid.filter(pl.col("category") != overview.MEDICAL))
+    lake.remove("ledger", year, gone)
+    read: list = []
+    amounts = overview._amounts
+    monkeypatch.setattr(overview, "_amounts", lambda lk, y, u: read.append(u) or amounts(lk, y, u))
+    again = overview.benford_counts(lake, year)
+    assert read == [sorted([changed, gone])]
+    assert as_dict(again) == _counts_by_hand(root, year) != as_dict(first)
+    read.clear()
+    assert as_dict(overview.benford_counts(lake, year)) == as_dict(again) and read == []
+
+    # counts kept by another definition, or an unreadable file: everything counted again
+    kept = pl.read_parquet(lake.path(overview.BENFORD_DATASET, year, "all"))
+    lake.write(overview.BENFORD_DATASET, year, "all", kept.with_columns(pl.lit("0").alias("spec")))
+    assert as_dict(overview.benford_counts(lake, year)) == as_dict(again)
+    assert len(read[-1]) >= len(units) - 1
+    lake.path(overview.BENFORD_DATASET, year, "all").write_bytes(b"not parquet")
+    assert as_dict(overview.benford_counts(lake, year)) == as_dict(again)
+
+
+def _cell_by_cell(path: Path, ov) -> None:
+    """The overview workbook written as openpyxl's normal mode writes it, cell by cell: the
+    reference the fast writer must equal."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+
+    from bangfu import overview_workbook as ow
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    for spec in ow.SHEETS:
+        ws = wb.create_sheet(spec.name)
+        ws.cell(1, 1, f"{ov.year} 年度帮扶资金审计总览 — {spec.name}").font = Font(
+            bold=True, size=14
+        )
+        row = 2
+        if spec.note:
+            ws.cell(2, 1, spec.note).alignment = Alignment(wrap_text=False)
+            row = 3
+        row += 1
+        placed = {}
+        for block in spec.blocks:
+            frame = block.frame(ov)
+            cols = block.cols(ov) if callable(block.cols) else block.cols
+            ws.cell(row, 1, block.title).font = Font(bold=True, size=12)
+            head = row + 1
+            for j, col in enumerate(cols, start=1):
+                c = ws.cell(head, j, col.header)
+                c.font, c.fill = Font(bold=True), ow.HEADER_FILL
+                c.alignment = Alignment(wrap_text=True, vertical="center")
+                dim = ws.column_dimensions[get_column_letter(j)]
+                dim.width = max(dim.width or 0, ow.WIDTHS[col.kind])
+            records = frame.to_dicts()
+            for i, rec in enumerate(records, start=head + 1):
+                for j, col in enumerate(cols, start=1):
+                    v = rec.get(col.field)
+                    v = None if isinstance(v, float) and math.isnan(v) else v
+                    cell = ws.cell(i, j, v)
+                    if col.kind != "text":
+                        cell.number_format = ow.FORMATS[col.kind]
+                    if col.mark and v:
+                        cell.font = ow.MARK_FONT
+            placed[block.key] = {
+                "head": head,
+                "first": head + 1,
+                "last": head + len(records),
+                "col": {c.field: j for j, c in enumerate(cols, start=1)},
+                "width": len(cols),
+                "frame": frame,
+            }
+            row = head + len(records) + 2
+        ws.freeze_panes = ws.cell(placed[spec.blocks[0].key]["first"], 1)
+        ws.page_setup.orientation = "landscape"
+        ws.page_setup.paperSize = ws.PAPERSIZE_A4
+        ws.sheet_properties.pageSetUpPr.fitToPage = True
+        ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+        for chart in spec.charts:
+            where = placed[chart.block]
+            ow._add_chart(
+                ws, chart, where, f"{get_column_letter(where['width'] + 2)}{where['head']}"
+            )
+        if "benford_digits" in placed:
+            ow._benford_charts(ws, placed["benford_digits"], ov)
+    wb.save(path)
+
+
+def _workbook_view(path: Path) -> dict:
+    """Per sheet: frozen panes, print setup, column widths and every cell that has a value or a
+    style (value, number format, bold, size, colour, fill, wrap); the chart and drawing parts."""
+    wb = load_workbook(path)
+    out: dict = {}
+    for ws in wb.worksheets:
+        setup = ws.page_setup
+        cells = {}
+        for row in ws.iter_rows():
+            for c in row:
+                f = c.font
+                key = (
+                    c.value,
+                    c.number_format,
+                    bool(f.b),
+                    f.sz,
+                    f.color.rgb if f.color is not None else None,
+                    c.fill.fgColor.rgb if c.fill.fill_type else None,
+                    c.alignment.wrap_text,
+                    c.alignment.vertical,
+                )
+                if c.value is not None or key[1:] != (
+                    "General",
+                    False,
+                    11.0,
+                    None,
+                    None,
+                    None,
+                    None,
+                ):
+                    cells[c.coordinate] = key
+        out[ws.title] = {
+            "freeze": ws.freeze_panes,
+            "setup": (
+                setup.orientation,
+                str(setup.paperSize),
+                setup.fitToWidth,
+                setup.fitToHeight,
+                ws.sheet_properties.pageSetUpPr.fitToPage,
+            ),
+            "widths": {k: v.width for k, v in ws.column_dimensions.items()},
+            "cells": cells,
+        }
+    wb.close()
+    with zipfile.ZipFile(path) as zf:
+        out["parts"] = {
+            n: zf.read(n) for n in zf.namelist() if n.startswith(("xl/charts/", "xl/drawings/"))
+        }
+    return out
+
+
+def test_overview_writer_equals_cell_by_cell(s_run, tmp_path):
+    """The fast writer's workbook holds what openpyxl's normal mode, cell by cell, writes: every
+    cell's value, number format and font, widths, frozen panes, print setup, chart parts."""
+    from bangfu.lake import Lake
+    from bangfu.overview import year_overview
+    from bangfu.overview_workbook import write_overview_workbook
+    from warehouse.store import Warehouse
+
+    lake = Lake(s_run["data"] / "lake")
+    wh = Warehouse(f"sqlite:///{s_run['data'] / 'warehouse.db'}")
+    ov = year_overview(lake, wh, lake.read_single("ref_units"), max(s_run["summary"].years))
+    wh.dispose()
+    write_overview_workbook(tmp_path / "fast.xlsx", ov)
+    _cell_by_cell(tmp_path / "slow.xlsx", ov)
+    fast, slow = _workbook_view(tmp_path / "fast.xlsx"), _workbook_view(tmp_path / "slow.xlsx")
+    assert list(fast) == [*SHEETS, "parts"]
+    assert (
+        len(fast["parts"]) >= 8
+        and sum(len(s["cells"]) for s in slow.values() if "cells" in s) > 1000
+    )
+    for name in SHEETS:
+        for what in ("freeze", "setup", "widths"):
+            assert fast[name][what] == slow[name][what], (name, what)
+        diff = {
+            k: (fast[name]["cells"].get(k), slow[name]["cells"].get(k))
+            for k in set(fast[name]["cells"]) | set(slow[name]["cells"])
+            if fast[name]["cells"].get(k) != slow[name]["cells"].get(k)
+        }
+        assert not diff, (name, sorted(diff.items())[:5])
+    assert fast["parts"] == slow["parts"]
+
+
 @pytest.mark.office
 def test_overview_charts_render_in_libreoffice(s_run, tmp_path):
     """The workbook holds native chart parts, and LibreOffice draws them: each chart's title is
