@@ -17,11 +17,22 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.partitions import contiguous_blocks, multi_key, units_partitions, years_partitions
+from assets.partitions import (
+    contiguous_blocks,
+    multi_key,
+    split_keys,
+    unit_year_partitions,
+    units_partitions,
+    years_partitions,
+)
 from bangfu import readers
 from bangfu.lake import Lake
 from bangfu.landing_watch import Fingerprint, LandingChanges, diff, fingerprint, partition_of
-from pipelines.dagster_private import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+from pipelines.dagster_private import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    PARTITION_NAME_TAG,
+)
 from pipelines.jobs import output_stage_job, reference_job, unit_stage_job
 from resources import DataResource, LandingResource, WarehouseResource
 from warehouse import tables
@@ -204,13 +215,56 @@ def landing_sensor(
     )
 
 
+# The nightly schedule's cron (Asia/Shanghai): an office may move it (tests fire it every minute).
+NIGHTLY_CRON_ENV = "BANGFU_NIGHTLY_CRON"
+NIGHTLY_CRON = "0 2 * * *"
+
+
+def nightly_cron() -> str:
+    return os.environ.get(NIGHTLY_CRON_ENV) or NIGHTLY_CRON
+
+
+# Runs that have not ended: the partitions they will ingest are not requested again.
+UNFINISHED = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+LEDGERS = dg.AssetKey("ledgers")
+
+
+def in_flight(instance: dg.DagsterInstance) -> set[tuple[int, str]]:
+    """The (year, unit) partitions of ``ledgers`` that a queued or running run is to write (the
+    landing sensor's runs for a change it noticed before the tick, an earlier tick's runs):
+    until that run ends, ``ingest_log`` still differs from the landing folder for them."""
+    out: set[tuple[int, str]] = set()
+    for run in instance.get_runs(dg.RunsFilter(statuses=UNFINISHED)):
+        if run.job_name != UNIT_STAGE_JOB and LEDGERS not in (run.asset_selection or ()):
+            continue
+        tags = run.tags
+        if ASSET_PARTITION_RANGE_START_TAG in tags and ASSET_PARTITION_RANGE_END_TAG in tags:
+            rng = dg.PartitionKeyRange(
+                tags[ASSET_PARTITION_RANGE_START_TAG], tags[ASSET_PARTITION_RANGE_END_TAG]
+            )
+            keys = unit_year_partitions.get_partition_keys_in_range(
+                rng, dynamic_partitions_store=instance
+            )
+            out |= set(split_keys(keys))
+        elif PARTITION_NAME_TAG in tags:
+            out |= set(split_keys([tags[PARTITION_NAME_TAG]]))
+    return out
+
+
 @dg.schedule(
-    cron_schedule="0 2 * * *",
+    cron_schedule=nightly_cron(),
     execution_timezone="Asia/Shanghai",
     job=unit_stage_job,
-    description="每晚 02:00（北京时间）：将落地目录中的台账与数据仓库 ingest_log 记录的哈希比对，"
-    "重新物化内容已变化或尚未入湖的分区。 Nightly at 02:00 Asia/Shanghai: re-materialise the"
-    " partitions whose ledger files differ from what ingest_log recorded.",
+    description="每晚 02:00（北京时间，BANGFU_NIGHTLY_CRON 可改）：将落地目录中的台账与数据仓库"
+    " ingest_log 记录的哈希比对，重新物化内容已变化或尚未入湖的分区（已在排队或运行中的除外）。"
+    " Nightly at 02:00 Asia/Shanghai (BANGFU_NIGHTLY_CRON): re-materialise the partitions whose"
+    " ledger files differ from what ingest_log recorded, but those a queued or running run"
+    " already covers.",
 )
 def nightly_schedule(
     context: dg.ScheduleEvaluationContext,
@@ -220,16 +274,26 @@ def nightly_schedule(
     fp = fingerprint(landing.root)
     candidates, stale = stale_against_ingest_log(fp, warehouse.get())
     known_units = context.instance.get_dynamic_partitions(units_partitions.name)
-    known = {
-        (int(y), u)
-        for y in context.instance.get_dynamic_partitions(years_partitions.name)
-        for u in known_units
-    }
+    known_years = context.instance.get_dynamic_partitions(years_partitions.name)
+    known = {(int(y), u) for y in known_years for u in known_units}
     changed = {k for k in candidates if k in known and stale(k)}
     if not changed:
         return dg.SkipReason("所有台账均已入湖且未变化 / every ledger is up to date")
+    running = changed & in_flight(context.instance)
+    if running == changed:
+        return dg.SkipReason(
+            f"变化的台账（{len(changed)} 个分区）已在排队或运行的运行中 /"
+            " every changed ledger is being ingested by a queued or running run"
+        )
+    if running:
+        context.log.info(
+            f"{len(running)} 个分区的台账已在排队或运行的运行中，本次不再请求 /"
+            " partitions a queued or running run ingests are not requested again"
+        )
     return ranged_requests(
-        changed, known_units, run_key_prefix=f"nightly:{context.scheduled_execution_time:%Y%m%d}"
+        changed - running,
+        known_units,
+        run_key_prefix=f"nightly:{context.scheduled_execution_time:%Y%m%d%H%M}",
     )
 
 

@@ -13,7 +13,7 @@ release changes what is relied on here:
   instance for a block (``set_defs_state_storage``). The public equivalent, ``with instance:``,
   also disposes of the instance at the end of the block, which a caller's instance must outlive.
 - ``ASSET_PARTITION_RANGE_START_TAG`` / ``_END_TAG``: the run tags of a ranged run, which
-  Dagster reads but does not export.
+  Dagster reads but does not export; ``PARTITION_NAME_TAG`` likewise of a one-partition run.
 """
 
 from __future__ import annotations
@@ -32,14 +32,16 @@ from dagster._core.execution.context.metadata_logging import (
 from dagster._core.storage.defs_state.base import set_defs_state_storage
 from dagster._core.storage.event_log import SqliteEventLogStorage
 from dagster._core.storage.sqlalchemy_compat import db_result
-from dagster._core.storage.tags import (  # the tags of a ranged run (not exported)
+from dagster._core.storage.tags import (  # the tags of a partitioned run (not exported)
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
+    PARTITION_NAME_TAG,
 )
 
 __all__ = [
     "ASSET_PARTITION_RANGE_END_TAG",
     "ASSET_PARTITION_RANGE_START_TAG",
+    "PARTITION_NAME_TAG",
     "BatchingSqliteEventLogStorage",
     "add_partition_metadata_at_once",
     "defs_state_storage",
