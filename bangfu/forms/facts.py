@@ -16,7 +16,8 @@ from typing import Any
 
 import polars as pl
 
-from bangfu.forms.layouts import Layout, rule_info
+from bangfu.forms.layouts.common import Layout
+from bangfu.forms.rule_homes import rule_info
 from bangfu.sentences import clause
 from bangfu.settings import DEFAULT_SETTINGS, AuditSettings
 from bangfu.sheets import EXIT_STEPS, SHEETS_BY_KEY
