@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bangfu.forms.facts import Context, yuan
+from bangfu.forms.facts.common import yuan
+from bangfu.forms.facts.context import Context
 from bangfu.forms.layouts import FORMS
 from bangfu.forms.layouts.common import Layout
 from bangfu.forms.rule_homes import SEVERITY_ORDER, rule_info
