@@ -10,7 +10,7 @@ from sqlalchemy import select
 from assets.common import OWNER, add_partition_metadata, load_units, unit_year_keys
 from assets.findings import EAGER, unit_findings
 from assets.partitions import multi_key, unit_year_partitions
-from bangfu.forms.layouts import rule_info
+from bangfu.forms.rule_homes import rule_info
 from bangfu.review import journal
 from bangfu.review.returned import mask_personal
 from bangfu.review.values import VERDICT

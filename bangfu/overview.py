@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import polars as pl
 from sqlalchemy import MetaData, Table, func, inspect, select
 
-from bangfu.forms.layouts import rule_info
+from bangfu.forms.rule_homes import rule_info
 from bangfu.frames import sheet_schema
 from bangfu.lake import FILE_NAME, Lake
 from bangfu.rules.common import ancestor_pairs, conform_units

@@ -391,7 +391,7 @@ def test_a_judgment_rerenders_exactly_its_unit_and_those_above(data, capsys):
     assert "330103********1234" in opinions and "330103199001011234" not in opinions
     assert "责成采取进一步审计措施" in opinions
     first_rule = findings(data)[0]["rule_code"]
-    from bangfu.forms.layouts import rule_info
+    from bangfu.forms.rule_homes import rule_info
 
     assert f"{first_rule} {rule_info(first_rule).title}" in meta["by_rule"].value
     papers = " ".join(str(v) for r in sheet_rows(workbook(data), "一 审计工作底稿") for v in r if v)

@@ -1,7 +1,8 @@
 """Audit forms of the seed's 第六章: 审定表 / 调查表 workbooks, 底稿, 取证单 and the draft report.
 
-Layouts are data (``layouts``); one writer renders them (``writer``); ``workbook`` and ``report``
-are the entry points. Nothing here imports Dagster.
+Layouts are data (``layouts``); the facts fill their cells (``facts``); one writer renders them
+(``writer``); ``rule_homes`` says how the forms name each rule and which form is its home;
+``workbook`` and ``report`` are the entry points. Nothing here imports Dagster.
 """
 
 from bangfu.forms.report import write_unit_report

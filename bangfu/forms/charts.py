@@ -274,7 +274,7 @@ def findings_figure(groups: Sequence) -> ReportFigure | None:
     """The unit's findings by rule: how many and the amount involved (groups in report order)."""
     if not groups:
         return None
-    from bangfu.forms.layouts import rule_info
+    from bangfu.forms.rule_homes import rule_info
 
     titles = [rule_info(g.rule).title for g in groups]
     counts = [len(g.findings) for g in groups]

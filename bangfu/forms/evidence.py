@@ -3,7 +3,7 @@ blocks for the one writer, with the index numbers that link them:
 
     底稿 DG-05  →  取证单 QZ-05-01, QZ-05-02 …  →  finding rows (finding_id, source file/sheet/row)
 
-A rule's 取证单 sits under the 底稿 of its home form (``layouts.RULES[rule].home``); rules
+A rule's 取证单 sits under the 底稿 of its home form (``rule_homes.RULES[rule].home``); rules
 unknown to the layouts go under DG-00 (其他审计事项).
 """
 
@@ -11,8 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bangfu.forms.facts import Context, yuan
-from bangfu.forms.layouts import FORMS, SEVERITY_ORDER, Layout, rule_info
+from bangfu.forms.facts.common import yuan
+from bangfu.forms.facts.context import Context
+from bangfu.forms.layouts import FORMS
+from bangfu.forms.layouts.common import Layout
+from bangfu.forms.rule_homes import SEVERITY_ORDER, rule_info
 from bangfu.forms.writer import Block, Cell
 from bangfu.sentences import clause
 from bangfu.sheets import SHEETS_BY_KEY

@@ -19,8 +19,9 @@ from docx.shared import Cm, Pt
 from bangfu.forms import charts
 from bangfu.forms import review_sheets as rs
 from bangfu.forms.evidence import Group
-from bangfu.forms.facts import Context, pct, yuan
-from bangfu.forms.layouts import SEVERITY_ORDER, rule_info
+from bangfu.forms.facts.common import pct, yuan
+from bangfu.forms.facts.context import Context
+from bangfu.forms.rule_homes import SEVERITY_ORDER, rule_info
 from bangfu.forms.workbook import atomic_save, build_context
 from bangfu.settings import AuditSettings
 

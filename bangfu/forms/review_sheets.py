@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bangfu.forms.facts import Context
-from bangfu.forms.layouts import FORMS, rule_info
+from bangfu.forms.facts.context import Context
+from bangfu.forms.layouts import FORMS
+from bangfu.forms.rule_homes import rule_info
 from bangfu.forms.writer import Block, Cell, write_sheet
 from bangfu.review.state import UnitReview
 from bangfu.review.values import EVIDENCE, VERDICT, audit_code

@@ -20,8 +20,11 @@ from openpyxl import Workbook
 
 import bangfu.forms.evidence as evidence
 import bangfu.forms.review_sheets as rs
-from bangfu.forms.facts import Context, Subject, compute, subjects
-from bangfu.forms.layouts import FORMS, Each, F, Layout, S
+from bangfu.forms.facts.context import Context
+from bangfu.forms.facts.registry import compute
+from bangfu.forms.facts.subjects import Subject, subjects
+from bangfu.forms.layouts import FORMS
+from bangfu.forms.layouts.common import Each, F, Layout, S
 from bangfu.forms.writer import Block, Cell, save_workbook, write_sheet
 from bangfu.frames import FINDINGS_SCHEMA
 from bangfu.lake import temp_prefix
