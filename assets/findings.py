@@ -8,7 +8,7 @@ from assets.common import OWNER, add_partition_metadata, load_units, progress, u
 from assets.ingest import ledgers
 from assets.partitions import by_year, multi_key, unit_year_partitions, years_partitions
 from assets.reference import reference_standards
-from bangfu import stages
+from bangfu.stages.findings import run_cross_findings, run_unit_findings
 from checks.asset_checks import (
     CROSS_CHECKS,
     FINDINGS_CHECKS,
@@ -71,7 +71,7 @@ def unit_findings(
     def on_unit(year: int, unit: str, own: pl.DataFrame) -> None:
         per_partition.append((multi_key(year, unit), findings_metadata(own)))
 
-    allf = stages.run_unit_findings(
+    allf = run_unit_findings(
         lake,
         wh,
         settings,
@@ -129,9 +129,7 @@ def cross_unit_findings(
         meta[f"findings_{year}"] = found.height
 
     years = [int(k) for k in context.partition_keys]
-    allf = stages.run_cross_findings(
-        lake, wh, settings, years, units=load_units(lake), on_year=on_year
-    )
+    allf = run_cross_findings(lake, wh, settings, years, units=load_units(lake), on_year=on_year)
     return dg.MaterializeResult(
         metadata=meta,
         check_results=[

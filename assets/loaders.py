@@ -1,15 +1,6 @@
-"""Reading the lake for the later stages (Dagster side): the plain functions of bangfu.stages,
-and the audit settings from their resource."""
+"""The audit settings of a run, from their resource (Dagster side)."""
 
 from bangfu.settings import AuditSettings
-from bangfu.stages import (  # noqa: F401 - re-exported for the asset modules and bench/
-    ingest_status,
-    ledger_frames,
-    present_units,
-    roster,
-    sheets_present,
-    standards,
-)
 from resources import AuditSettingsResource
 
 

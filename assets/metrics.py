@@ -9,7 +9,9 @@ from assets.common import OWNER, load_units
 from assets.findings import EAGER, cross_unit_findings, findings_metadata, unit_findings
 from assets.ingest import ledgers
 from assets.partitions import by_year, years_partitions
-from bangfu import output_digests, stages
+from bangfu import output_digests
+from bangfu.stages.metrics import YearMetrics, run_metrics
+from bangfu.stages.outputs import stale_outputs
 from checks.asset_checks import METRICS_CHECKS, metrics_check_results
 from resources import AuditSettingsResource, DataResource, WarehouseResource
 
@@ -68,7 +70,7 @@ def unit_year_metrics(
     units = load_units(lake)
     meta: dict = {}
 
-    def on_year(ym: stages.YearMetrics) -> None:
+    def on_year(ym: YearMetrics) -> None:
         part_meta = {
             "units": ym.rolled.height,
             "complete_units": int(ym.rolled["complete"].sum()),
@@ -80,7 +82,7 @@ def unit_year_metrics(
     years = [int(k) for k in context.partition_keys]
     if config.only_units:
         context.log.info(f"只重算本级指标：{config.only_units}；逐级汇总全部重算")
-    done = stages.run_metrics(
+    done = run_metrics(
         lake, wh, settings, years, units=units, only_units=config.only_units, on_year=on_year
     )
     rolled_all = pl.concat([y.rolled for y in done], how="diagonal_relaxed")
@@ -89,7 +91,7 @@ def unit_year_metrics(
         # a year's figures show in the outputs of that year and the two after it
         known = context.instance.get_dynamic_partitions(years_partitions.name)
         out_years = output_digests.output_years_showing(years, known)
-        changed = stages.stale_outputs(lake, wh, settings, out_years, units=units)
+        changed = stale_outputs(lake, wh, settings, out_years, units=units)
         meta["outputs_to_rewrite"] = outputs_inputs.announce(context, changed)
     return dg.MaterializeResult(
         metadata=meta, check_results=metrics_check_results(rolled_all, own_all, units)

@@ -14,7 +14,7 @@ from bangfu.forms.rule_homes import rule_info
 from bangfu.review import journal
 from bangfu.review.returned import mask_personal
 from bangfu.review.values import VERDICT
-from bangfu.stages import grouped
+from bangfu.stages.reading import grouped
 from resources import DataResource, WarehouseResource
 from warehouse import tables
 

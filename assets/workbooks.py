@@ -9,7 +9,7 @@ from assets.findings import EAGER
 from assets.outputs_inputs import unit_audit_inputs
 from assets.partitions import multi_key, unit_year_partitions
 from assets.reviews import reviews
-from bangfu import stages
+from bangfu.stages.outputs import OutputError, run_workbooks
 from checks.asset_checks import WORKBOOK_CHECKS, result
 from resources import AuditSettingsResource, DataResource, WarehouseResource
 
@@ -89,7 +89,7 @@ def audit_workbooks(
         )
 
     try:
-        out = stages.run_workbooks(
+        out = run_workbooks(
             lake,
             wh,
             settings,
@@ -101,7 +101,7 @@ def audit_workbooks(
             only_changed=config.only_changed,
             force_units=config.force_units,
         )
-    except stages.OutputError as exc:
+    except OutputError as exc:
         raise dg.Failure(description=str(exc)) from exc
     # one check of the run's keys, not one listing of the whole range per partition
     add_partition_metadata(context, per_partition)

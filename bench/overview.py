@@ -6,9 +6,10 @@ In one fresh process over the scale's lake and warehouse (``bench/out/<scale>/da
 the pipeline once): the overview of one year read and computed (``bangfu.overview.year_overview``:
 warehouse findings and metrics, the lake's payments and ledger debits) and written
 (``bangfu.overview_workbook``), then the draft reports of the year's units (all, or the first
-``--units``) written exactly as the output stage writes them (``bangfu.stages.run_workbooks``,
-reports only, in this process), alternately with and without the figures
-(``BANGFU_REPORT_FIGURES`` 1 / 0), ``--rounds`` times each after one warm-up unit:
+``--units``) written exactly as the output stage writes them
+(``bangfu.stages.outputs.run_workbooks``, reports only, in this process), alternately with and
+without the figures (``BANGFU_REPORT_FIGURES`` 1 / 0), ``--rounds`` times each after one warm-up
+unit:
 the medians, the difference per report and its share of the report stage.
 """
 
@@ -27,12 +28,14 @@ from bench.common import data_dir, emit, ensure_lake, log, run_child, save
 def child(
     scale: str, year: int | None, rounds: int, n_units: int | None, data: Path | None = None
 ) -> None:
-    from bangfu import overview, stages
+    from bangfu import overview
     from bangfu.envvars import temporary_env
     from bangfu.forms import charts
     from bangfu.lake import Lake
     from bangfu.overview_workbook import write_overview_workbook
     from bangfu.settings import AuditSettings
+    from bangfu.stages.outputs import run_workbooks
+    from bangfu.stages.reading import present_units
     from warehouse.store import Warehouse, default_url
 
     data = data or data_dir(scale)
@@ -59,7 +62,7 @@ def child(
         "bytes": (tmp / f"{year}.xlsx").stat().st_size,
     }
 
-    present = stages.present_units(lake, year)
+    present = present_units(lake, year)
     keys = [(year, u) for u in (present[:n_units] if n_units else present)]
     settings = AuditSettings()
 
@@ -67,7 +70,7 @@ def child(
         path = tmp / ("on" if on else "off")
         t = time.perf_counter()
         with temporary_env(charts.FIGURES_ENV, "1" if on else "0"):
-            res = stages.run_workbooks(
+            res = run_workbooks(
                 lake,
                 wh,
                 settings,
@@ -79,7 +82,7 @@ def child(
         return {"wall_s": time.perf_counter() - t, "writer_s": res.seconds.get("report", 0.0)}
 
     log(f"{scale} {year}: warm-up …")
-    stages.run_workbooks(  # imports, the font, the first figure
+    run_workbooks(  # imports, the font, the first figure
         lake,
         wh,
         settings,

@@ -212,8 +212,10 @@ def child_pure(
     """Replay one stage's asset bodies without Dagster (see the module docstring)."""
     import polars as pl
 
-    from bangfu import readers, rules, stages
+    from bangfu import readers, rules
     from bangfu.lake import Lake
+    from bangfu.stages.findings import run_cross_findings, run_unit_findings
+    from bangfu.stages.metrics import run_metrics
     from warehouse.store import Warehouse, default_url
 
     data = data_dir(scale)
@@ -260,9 +262,9 @@ def child_pure(
         tu: dict[str, float] = {}
         tc: dict[str, float] = {}
         with timed(t, "unit_findings"):
-            stages.run_unit_findings(lake, wh, settings, keys, units=all_units, timings=tu)
+            run_unit_findings(lake, wh, settings, keys, units=all_units, timings=tu)
         with timed(t, "cross_findings"):
-            stages.run_cross_findings(lake, wh, settings, years, units=all_units, timings=tc)
+            run_cross_findings(lake, wh, settings, years, units=all_units, timings=tc)
         t["findings"] = t["unit_findings"] + t["cross_findings"]
         for k in ("read", "compute", "write"):
             t[k] = tu.get(k, 0.0) + tc.get(k, 0.0)
@@ -271,7 +273,7 @@ def child_pure(
     elif stage == "metrics":
         tm: dict[str, float] = {}
         with timed(t, "metrics"):
-            stages.run_metrics(lake, wh, settings, years, units=all_units, timings=tm)
+            run_metrics(lake, wh, settings, years, units=all_units, timings=tm)
         t.update({k: tm[k] for k in ("read", "compute", "write") if k in tm})
         out["rows"] = int(tm.get("rows", 0))
 
@@ -285,16 +287,17 @@ def child_pure(
 
 
 def write_outputs(data, lake, wh, all_units, keys, settings, t, workers=None) -> dict:
-    """The audit_workbooks asset body (bangfu.stages.run_workbooks): workbook and report per unit
-    in the worker pool. Its wall time is split into "workbooks" and "reports" by the two writers'
-    shares of the time spent inside them (summed over the workers)."""
-    from bangfu import stages
+    """The audit_workbooks asset body (bangfu.stages.outputs.run_workbooks): workbook and report
+    per unit in the worker pool. Its wall time is split into "workbooks" and "reports" by the two
+    writers' shares of the time spent inside them (summed over the workers)."""
+    from bangfu.pool import workers_default
+    from bangfu.stages.outputs import run_workbooks
     from resources import DataResource
 
     res = DataResource(path=str(data))
-    workers = workers or stages.workers_default()
+    workers = workers or workers_default()
     with TreeRss() as rss, timed(t, "outputs"):
-        o = stages.run_workbooks(
+        o = run_workbooks(
             lake,
             wh,
             settings,

@@ -43,25 +43,27 @@ TARGET = 1.5
 def _years_and_present(scale):
     import polars as pl
 
-    from bangfu import stages
     from bangfu.lake import Lake
+    from bangfu.stages.reading import present_units
 
     lake = Lake(data_dir(scale) / "lake")
     years = sorted(int(p.name[5:]) for p in (lake.root / "ingest_status").glob("year=*"))
-    return lake, {y: stages.present_units(lake, y) for y in years}, pl
+    return lake, {y: present_units(lake, y) for y in years}, pl
 
 
 def polars_pass(scale: str, everything: bool) -> dict:
     import polars as pl
 
-    from bangfu import rules, stages
+    from bangfu import rules
     from bangfu.frames import sheet_schema
+    from bangfu.ledger_frames import ledger_frames
     from bangfu.rules.registry import rules_of, run
     from bangfu.sheets import SHEETS_BY_KEY
+    from bangfu.stages import reading
 
     lake, present_by_year, _ = _years_and_present(scale)
     units = lake.read_single("ref_units")
-    standards = stages.standards(lake)
+    standards = reading.standards(lake)
     no_std = pl.DataFrame(
         schema={"region_code": pl.String, "year": pl.Int64, "dibao_monthly": pl.Float64}
     )
@@ -69,15 +71,15 @@ def polars_pass(scale: str, everything: bool) -> dict:
     counts: dict[str, int] = {}
     for year, present in present_by_year.items():
         if everything:
-            frames = stages.ledger_frames(lake, year, present)
-            roster = stages.roster(lake, year)
+            frames = ledger_frames(lake, year, present)
+            roster = reading.roster(lake, year)
             f = rules.unit_findings(
                 frames,
                 units,
                 standards,
                 roster,
                 year,
-                sheets_present=stages.sheets_present(lake, year, present),
+                sheets_present=reading.sheets_present(lake, year, present),
             )
             cf = rules.cross_unit_findings(frames["archive"], units, roster, year)
             missed = cf.filter(pl.col("rule_code") == "MISSED_CANDIDATE")

@@ -3,12 +3,12 @@
     python -m bench.workbooks --scale M [--year 2019] [--workers 1,2]
 
 Writes every present unit's 审定表 workbook and draft report (.docx) of one year exactly as the
-``audit_workbooks`` asset does (``bangfu.stages.run_workbooks``: same inputs read from the lake and
-the warehouse, same formula-cell check, same worker pool), without Dagster, in a fresh process per
-worker count, one after the other on the same files: (year, unit)s per second over the whole loop
-(reads included), files per second for each kind (the wall split by the writers' time shares),
-the writers' own time summed over the workers, and the peak of the summed RSS of the process and
-its workers.
+``audit_workbooks`` asset does (``bangfu.stages.outputs.run_workbooks``: same inputs read from
+the lake and the warehouse, same formula-cell check, same worker pool), without Dagster, in a
+fresh process per worker count, one after the other on the same files: (year, unit)s per second
+over the whole loop (reads included), files per second for each kind (the wall split by the
+writers' time shares), the writers' own time summed over the workers, and the peak of the summed
+RSS of the process and its workers.
 """
 
 from __future__ import annotations

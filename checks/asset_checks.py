@@ -141,7 +141,7 @@ def quality_check_results(totals: dict, problems: list) -> list[dg.AssetCheckRes
 def findings_written_result(asset, frame, wh, *, stage, years, units=None) -> dg.AssetCheckResult:
     """The warehouse holds exactly the rows computed for the run's partitions (no leftovers);
     counted in SQL (a national run's findings are not read back)."""
-    from bangfu.stages import count_findings
+    from bangfu.stages.findings import count_findings
 
     stored = count_findings(wh, stage=stage, years=years, units=units)
     return result(

@@ -96,7 +96,7 @@ def test_rerun_with_nothing_changed_writes_only_what_was_asked(s_run, tmp_path, 
     monkeypatch.delenv("BANGFU_WAREHOUSE_URL", raising=False)
     from bangfu.lake import Lake
     from bangfu.settings import AuditSettings
-    from bangfu.stages import stale_outputs
+    from bangfu.stages.outputs import stale_outputs
 
     data = s_run["data"]
     wh = Warehouse(default_url(data))

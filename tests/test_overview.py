@@ -629,9 +629,9 @@ def test_figures_can_be_left_out(s_run, tmp_path, monkeypatch):
     """BANGFU_REPORT_FIGURES=0: the same report without pictures; by default with them."""
     from docx import Document
 
-    from bangfu import stages
     from bangfu.lake import Lake
     from bangfu.settings import AuditSettings
+    from bangfu.stages.outputs import run_workbooks
     from warehouse.store import Warehouse
 
     lake = Lake(s_run["data"] / "lake")
@@ -643,7 +643,7 @@ def test_figures_can_be_left_out(s_run, tmp_path, monkeypatch):
     for flag in ("1", "0"):
         monkeypatch.setenv("BANGFU_REPORT_FIGURES", flag)
         out = tmp_path / flag
-        stages.run_workbooks(
+        run_workbooks(
             lake,
             wh,
             AuditSettings(),

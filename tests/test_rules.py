@@ -1145,7 +1145,9 @@ def _lake_world(folder, world):
 def test_stages_in_chunks_equal_the_whole_year(tmp_path, world, monkeypatch):
     """Findings and metrics computed one unit per chunk equal those of the whole year at once,
     and the unit findings equal the rules run straight over the frames."""
-    from bangfu import stages
+    from bangfu.stages.findings import count_findings, run_cross_findings, run_unit_findings
+    from bangfu.stages.metrics import run_metrics
+    from bangfu.stages.reading import unit_chunks
     from warehouse import tables
 
     settings = AuditSettings()
@@ -1153,11 +1155,11 @@ def test_stages_in_chunks_equal_the_whole_year(tmp_path, world, monkeypatch):
     for mb in ("1000", "0"):  # 0 MB: every unit is a chunk of its own
         monkeypatch.setenv("BANGFU_CHUNK_MB", mb)
         lake, wh, present = _lake_world(tmp_path / mb, world)
-        n_chunks = len(stages.unit_chunks(lake, YEAR, present))
+        n_chunks = len(unit_chunks(lake, YEAR, present))
         assert n_chunks == (1 if mb == "1000" else len(present))
         keys = [(YEAR, u) for u in present]
         seen: list[str] = []
-        summary = stages.run_unit_findings(
+        summary = run_unit_findings(
             lake,
             wh,
             settings,
@@ -1166,11 +1168,11 @@ def test_stages_in_chunks_equal_the_whole_year(tmp_path, world, monkeypatch):
             on_unit=lambda y, u, f, seen=seen: seen.append(u),
         )
         assert sorted(seen) == present
-        cross = stages.run_cross_findings(lake, wh, settings, [YEAR], units=world["units"])
-        (ym,) = stages.run_metrics(lake, wh, settings, [YEAR], units=world["units"])
+        cross = run_cross_findings(lake, wh, settings, [YEAR], units=world["units"])
+        (ym,) = run_metrics(lake, wh, settings, [YEAR], units=world["units"])
         stored = wh.read(tables.findings).drop("stage").sort("finding_id")
-        assert stages.count_findings(wh, stage="unit", years=[YEAR]) == summary.height
-        assert stages.count_findings(wh, stage="cross", years=[YEAR]) == cross.height
+        assert count_findings(wh, stage="unit", years=[YEAR]) == summary.height
+        assert count_findings(wh, stage="cross", years=[YEAR]) == cross.height
         out[mb] = (stored, ym.rolled.sort("unit_code"), summary.sort("finding_id"))
         wh.dispose()
     assert out["0"][0].equals(out["1000"][0])
@@ -1189,15 +1191,16 @@ def test_metrics_of_changed_units_equal_the_whole_year(tmp_path, world):
     equals recomputing every unit."""
     from sqlalchemy import delete
 
-    from bangfu import stages
+    from bangfu.stages.findings import run_cross_findings, run_unit_findings
+    from bangfu.stages.metrics import run_metrics
     from warehouse import tables
 
     settings = AuditSettings()
     lake, wh, present = _lake_world(tmp_path, world)
     keys = [(YEAR, u) for u in present]
-    stages.run_unit_findings(lake, wh, settings, keys, units=world["units"])
-    stages.run_cross_findings(lake, wh, settings, [YEAR], units=world["units"])
-    (before,) = stages.run_metrics(lake, wh, settings, [YEAR], units=world["units"])
+    run_unit_findings(lake, wh, settings, keys, units=world["units"])
+    run_cross_findings(lake, wh, settings, [YEAR], units=world["units"])
+    (before,) = run_metrics(lake, wh, settings, [YEAR], units=world["units"])
     assert lake.has("metrics_own", YEAR, "all")
 
     # the changed unit: half its payments and one archive record gone
@@ -1213,10 +1216,8 @@ def test_metrics_of_changed_units_equal_the_whole_year(tmp_path, world):
     with wh.engine.begin() as conn:
         conn.execute(delete(f).where(f.c.rule_code == "MISSED_CANDIDATE", f.c.unit_code == other))
 
-    (partial,) = stages.run_metrics(
-        lake, wh, settings, [YEAR], units=world["units"], only_units=[changed]
-    )
-    (whole,) = stages.run_metrics(lake, wh, settings, [YEAR], units=world["units"])
+    (partial,) = run_metrics(lake, wh, settings, [YEAR], units=world["units"], only_units=[changed])
+    (whole,) = run_metrics(lake, wh, settings, [YEAR], units=world["units"])
     assert partial.own.equals(whole.own)
     assert partial.rolled.equals(whole.rolled)
     assert not whole.rolled.equals(before.rolled)  # the change shows
@@ -1229,7 +1230,7 @@ def test_metrics_of_changed_units_equal_the_whole_year(tmp_path, world):
 def test_workbook_pool_names_the_failed_unit_and_writes_the_others(tmp_path, world):
     """A unit whose report cannot be written fails alone, named (personal data masked); the
     others' files are written (in a spawned worker pool as in the asset, and in-process)."""
-    from bangfu import stages
+    from bangfu.stages.outputs import OutputError, run_workbooks
 
     lake, wh, present = _lake_world(tmp_path, world)
     bad, good = present[0], present[1:3]
@@ -1244,8 +1245,8 @@ def test_workbook_pool_names_the_failed_unit_and_writes_the_others(tmp_path, wor
         for p in (tmp_path / "reports").glob("*/*.docx"):
             p.unlink()
         written: list[str] = []
-        with pytest.raises(stages.OutputError) as err:
-            stages.run_workbooks(
+        with pytest.raises(OutputError) as err:
+            run_workbooks(
                 lake,
                 wh,
                 AuditSettings(),
