@@ -185,7 +185,8 @@ def cmd_generate(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from pipelines.runner import PipelineError, UsageError, run_pipeline
+    from pipelines.errors import PipelineError, UsageError
+    from pipelines.runner import run_pipeline
 
     if not (args.landing / "reference" / "units.csv").exists():
         print(
@@ -214,7 +215,8 @@ def cmd_run(args) -> int:
 
 def cmd_demo(args) -> int:
     from bangfu.generate.landing import generate
-    from pipelines.runner import PipelineError, run_pipeline
+    from pipelines.errors import PipelineError
+    from pipelines.runner import run_pipeline
 
     landing = args.data / "landing"
     t = time.perf_counter()

@@ -274,7 +274,8 @@ def _render(args, keys) -> int:
         if keys:
             print("未重新生成工作簿和报告（--no-render）：下次 bangfu run 时生成。")
         return 0
-    from pipelines.runner import PipelineError, rematerialise
+    from pipelines.errors import PipelineError
+    from pipelines.runner import rematerialise
 
     try:
         ok = rematerialise(Path(args.data), keys, echo=print)

@@ -202,7 +202,8 @@ def child_dagster(landing: Path, data: Path) -> None:
     from bangfu.lake import Lake
     from bangfu.pool import discard_prestarted
     from pipelines import definitions
-    from pipelines.runner import _execute, dagster_home, register_partitions
+    from pipelines.home import dagster_home, register_partitions
+    from pipelines.launch import execute
 
     t_import = time.perf_counter() - t_import
     # the whole ingestion from here: instance, definitions, reference run, scan, registration,
@@ -220,8 +221,8 @@ def child_dagster(landing: Path, data: Path) -> None:
     run_config = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
     t1 = time.perf_counter()
-    # runner._execute: what `bangfu run` launches (its tags, one planned event per range)
-    ref = _execute(defs, "reference_job", instance, tags={}, run_config=run_config)
+    # pipelines.launch.execute: what `bangfu run` launches (its tags, one planned event per range)
+    ref = execute(defs, "reference_job", instance, tags={}, run_config=run_config)
     t_ref = time.perf_counter() - t1
     if not ref.success:
         sys.exit("reference_job failed")
@@ -242,9 +243,7 @@ def child_dagster(landing: Path, data: Path) -> None:
                 ASSET_PARTITION_RANGE_START_TAG: str(multi_key(int(y0), u0)),
                 ASSET_PARTITION_RANGE_END_TAG: str(multi_key(int(y1), u1)),
             }
-            res = _execute(
-                defs, "bench_ingest_only_job", instance, tags=tags, run_config=run_config
-            )
+            res = execute(defs, "bench_ingest_only_job", instance, tags=tags, run_config=run_config)
             if not res.success:
                 sys.exit(f"ingest run {tags} failed")
             runs.append(res.run_id)

@@ -166,7 +166,7 @@ def child_night(landing: Path, data: Path) -> None:
     from pipelines import definitions
     from pipelines.automation import nightly_schedule
     from pipelines.dagster_private import defs_state_storage
-    from pipelines.runner import dagster_home
+    from pipelines.home import dagster_home
     from resources import LandingResource, WarehouseResource
 
     t0 = time.perf_counter()

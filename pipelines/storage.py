@@ -1,6 +1,6 @@
 """Dagster's SQLite event log, writing a batch of asset events in one transaction per database.
 
-The embedded instance (``pipelines.runner.dagster_home``) uses this class. A ranged run
+The embedded instance (``pipelines.home.dagster_home``) uses this class. A ranged run
 materialises every partition it covers when its step ends: 303 events per asset at scale M,
 3,216 per asset and year at scale L. Dagster's SQLite storage writes each event on its own (a
 new engine, then one transaction in the run's database and one in the index database), so

@@ -44,7 +44,7 @@ from test_ui import free_port
 
 from bangfu.lake import Lake
 from deploy import nginx as nginx_conf
-from pipelines.runner import instance_yaml
+from pipelines.home import instance_yaml
 from warehouse import tables
 from warehouse.store import Warehouse, default_url
 

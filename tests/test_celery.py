@@ -27,7 +27,7 @@ from sqlalchemy.engine import make_url
 
 from assets.partitions import multi_key
 from pipelines.definitions import build_defs
-from pipelines.runner import register_partitions
+from pipelines.home import register_partitions
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent

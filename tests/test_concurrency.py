@@ -8,7 +8,7 @@
   stages. (Two data folders sharing one warehouse are not a supported set-up: the year stage
   replaces a whole year's roll-ups from its own lake.)
 - The same county twice at once with `bangfu run` on one data folder: serialised by the
-  data-folder lock (pipelines.runner.data_lock); both finish, their Dagster runs never overlap,
+  data-folder lock (pipelines.home.data_lock); both finish, their Dagster runs never overlap,
   and the result equals a single run's.
 """
 
@@ -101,7 +101,7 @@ def test_two_counties_at_once_into_postgres_lose_nothing(
     small_landing, small_baseline, pg_url, tmp_path, monkeypatch
 ):
     from pipelines import definitions
-    from pipelines.runner import dagster_home, register_partitions
+    from pipelines.home import dagster_home, register_partitions
 
     data = tmp_path / "data"
     monkeypatch.setenv("BANGFU_WAREHOUSE_URL", pg_url)

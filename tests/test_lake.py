@@ -60,7 +60,7 @@ def test_second_run_on_the_same_data_folder_waits(tmp_path):
     import threading
     import time
 
-    from pipelines.runner import data_lock
+    from pipelines.home import data_lock
 
     order: list[str] = []
     said: list[str] = []

@@ -24,7 +24,7 @@ from dagster._serdes import serialize_value
 from bangfu.cli import main
 from bangfu.lake import Lake
 from bangfu.report_summary import summarise
-from pipelines.runner import RunSummary
+from pipelines.summary import RunSummary
 from warehouse.store import Warehouse, safe_url
 
 pytestmark = pytest.mark.slow

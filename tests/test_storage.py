@@ -14,7 +14,7 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
-from pipelines.runner import dagster_home, instance_yaml
+from pipelines.home import dagster_home, instance_yaml
 from pipelines.storage import BatchingSqliteEventLogStorage
 
 KEYS = [f"u{i:02d}" for i in range(12)]

@@ -1,0 +1,112 @@
+"""Where a `bangfu run` lives: the data folder (created private, one run at a time) and the
+embedded Dagster instance in it ($DAGSTER_HOME, its dagster.yaml, the dynamic partitions)."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+
+from assets.partitions import units_partitions, years_partitions
+from pipelines.storage import EVENT_BATCH_SIZE
+
+_OLD_INSTANCE_YAML = "telemetry:\n  enabled: false\n"  # what earlier versions wrote
+
+
+def instance_yaml(home: Path) -> str:
+    """The embedded instance's dagster.yaml: Dagster's default SQLite storage, with the event
+    log writing a ranged run's partition events in batches (pipelines.storage)."""
+    events = (Path(home) / "history" / "runs").as_posix()
+    return (
+        f"{_OLD_INSTANCE_YAML}"
+        "event_log_storage:\n"
+        "  module: pipelines.storage\n"
+        "  class: BatchingSqliteEventLogStorage\n"
+        "  config:\n"
+        f"    base_dir: {events}\n"
+    )
+
+
+def dagster_home(data: Path) -> Path:
+    """$DAGSTER_HOME, else <data>/dagster_home (created with :func:`instance_yaml`; a home with
+    the earlier minimal file gets the new one). Also turns on Dagster's batched event writes
+    (``DAGSTER_EVENT_BATCH_SIZE``) for this process unless the environment sets them."""
+    home = Path(os.environ.get("DAGSTER_HOME") or (Path(data) / "dagster_home")).resolve()
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    cfg = home / "dagster.yaml"
+    if not cfg.exists() or cfg.read_text(encoding="utf-8") == _OLD_INSTANCE_YAML:
+        cfg.write_text(instance_yaml(home), encoding="utf-8")
+    os.environ["DAGSTER_HOME"] = str(home)
+    os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", EVENT_BATCH_SIZE)
+    return home
+
+
+def instance_for(data: Path, instance: dg.DagsterInstance | None) -> dg.DagsterInstance:
+    """``instance``, else the instance of :func:`dagster_home` for this data folder."""
+    if instance is not None:
+        return instance
+    dagster_home(data)
+    return dg.DagsterInstance.get()
+
+
+@contextmanager
+def private_files():
+    """Everything a run writes holds personal data (ID numbers, names, phones): inside the block
+    it is created private — lake folders 0700, Parquet, SQLite warehouse, workbooks and reports
+    0600 — whatever the caller's umask, which is put back afterwards."""
+    old_umask = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(old_umask)
+
+
+@contextmanager
+def data_lock(data: Path, echo: Callable[[str], None]):
+    """One `bangfu run` at a time per data folder: two runs over the same county would
+    interleave their lake and warehouse writes, so the second waits for the first."""
+    with open(data / ".run.lock", "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            echo("另一个运行正在使用此数据目录，等待其结束 / waiting for the running pipeline …")
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def register_partitions(
+    instance: dg.DagsterInstance, years: Iterable[int], units: Iterable[str]
+) -> None:
+    """Add new years (ascending) and units (units.csv order) to the dynamic partitions."""
+    for pdef, keys in (
+        (years_partitions, [str(y) for y in sorted(years)]),
+        (units_partitions, list(units)),
+    ):
+        known = set(instance.get_dynamic_partitions(pdef.name))
+        new = [k for k in keys if k not in known]
+        if new:
+            instance.add_dynamic_partitions(pdef.name, new)
+
+
+@dataclass(frozen=True)
+class PartitionOrder:
+    """The instance's dynamic partition keys in their order: ranged runs cover contiguous
+    stretches of these."""
+
+    years: tuple[str, ...]
+    units: tuple[str, ...]
+
+    @classmethod
+    def of(cls, instance: dg.DagsterInstance) -> PartitionOrder:
+        return cls(
+            years=tuple(instance.get_dynamic_partitions(years_partitions.name)),
+            units=tuple(instance.get_dynamic_partitions(units_partitions.name)),
+        )
