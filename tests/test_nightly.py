@@ -131,7 +131,7 @@ def nightly_scratch(s_landing, s_run, tmp_path_factory):
 def changed(s_run, nightly_scratch, tmp_path, monkeypatch):
     """A copy of the full S run (data and Dagster instance) over the original landing folder,
     and a copy of the changed landing folder."""
-    from pipelines.runner import instance_yaml
+    from pipelines.home import instance_yaml
 
     monkeypatch.delenv("BANGFU_WAREHOUSE_URL", raising=False)
     landing = copy_tree(nightly_scratch["landing"], tmp_path / "landing")

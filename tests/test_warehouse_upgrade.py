@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Column, Index, MetaData, Table, inspect
 from sqlalchemy.engine import make_url
 
-from bangfu.stages import findings_replacement
+from bangfu.stages.common import findings_replacement
 from resources import WarehouseResource
 from warehouse import tables
 from warehouse.store import Warehouse
