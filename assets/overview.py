@@ -61,6 +61,16 @@ def benford_markdown(tests: pl.DataFrame) -> dg.MetadataValue:
     return dg.MetadataValue.md("\n".join(lines))
 
 
+def following_years(context: dg.AssetExecutionContext, data: DataResource, asked) -> list[int]:
+    """The years after those asked for whose overview exists and was not asked for: a year's
+    同比 sheet shows the year before, so it changes with it (their own year stage writes the
+    overviews that do not exist yet)."""
+    known = {int(y) for y in context.instance.get_dynamic_partitions(years_partitions.name)}
+    return sorted(
+        y for y in ({y + 1 for y in asked} & known) - set(asked) if data.overview_path(y).exists()
+    )
+
+
 @dg.asset(
     partitions_def=years_partitions,
     group_name="overview",
@@ -91,22 +101,28 @@ def year_overview(
     }
     units = load_units(lake)
     problems: dict[int, list[str]] = {}
-    for year in year_keys(context):
+    asked = year_keys(context)
+    for year in [*asked, *following_years(context, data, asked)]:
         ov = overview.year_overview(lake, wh, units, year, thresholds)
         path = data.overview_path(year)
         written = write_overview_workbook(path, ov)
         problems[year] = overview.ranking_problems(units, ov.ranking)
-        context.add_asset_metadata(
-            {
-                "path": dg.MetadataValue.path(str(path)),
-                "units_ranked": ov.ranking.height,
-                "charts": sum(written["charts"].values()),
-                "top_ten": top_ten_table(ov.ranking),
-                "benford_provinces": benford_markdown(ov.benford),
-                "benford_units_tested": ov.benford.height,
-            },
-            partition_key=str(year),
-        )
+        metadata = {
+            "path": dg.MetadataValue.path(str(path)),
+            "units_ranked": ov.ranking.height,
+            "charts": sum(written["charts"].values()),
+            "top_ten": top_ten_table(ov.ranking),
+            "benford_provinces": benford_markdown(ov.benford),
+            "benford_units_tested": ov.benford.height,
+        }
+        if year in asked:
+            context.add_asset_metadata(metadata, partition_key=str(year))
+        else:  # a partition outside this run's range: its own materialisation event
+            context.log_event(
+                dg.AssetMaterialization(
+                    asset_key=context.asset_key, partition=str(year), metadata=metadata
+                )
+            )
         context.log.info(
             f"{year}: 审计总览 {path}（{ov.ranking.height} 个单位排名，"
             f"{ov.benford.height} 个单位本福特检验）"
