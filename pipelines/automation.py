@@ -33,13 +33,14 @@ from pipelines.dagster_private import (
     ASSET_PARTITION_RANGE_START_TAG,
     PARTITION_NAME_TAG,
 )
-from pipelines.jobs import output_stage_job, reference_job, unit_stage_job
+from pipelines.jobs import output_stage_job, overview_job, reference_job, unit_stage_job
 from resources import DataResource, LandingResource, WarehouseResource
 from warehouse import tables
 
 UNIT_STAGE_JOB = "unit_stage_job"
 REFERENCE_JOB = "reference_job"
 OUTPUT_STAGE_JOB = "output_stage_job"
+OVERVIEW_JOB = "overview_job"
 
 
 def encode_cursor(fp: Fingerprint) -> str:
@@ -155,13 +156,27 @@ def inbox_requests(
         return []
     sources = "|".join(sorted(r["source"] for o in outcomes for r in o.recorded))
     tick = hashlib.sha256(sources.encode()).hexdigest()[:16]
-    return ranged_requests(
-        keys, unit_order, run_key_prefix=f"review:{tick}", job_name=OUTPUT_STAGE_JOB
+    # the overviews count the judgments too (排除 left out, the review progress): rewritten
+    # over the judged years (year_overview also rewrites the year after them)
+    judged = sorted({y for y, _u in keys})
+    overview = dg.RunRequest(
+        run_key=f"review:{tick}:overview",
+        job_name=OVERVIEW_JOB,
+        tags={
+            ASSET_PARTITION_RANGE_START_TAG: str(judged[0]),
+            ASSET_PARTITION_RANGE_END_TAG: str(judged[-1]),
+        },
     )
+    return [
+        *ranged_requests(
+            keys, unit_order, run_key_prefix=f"review:{tick}", job_name=OUTPUT_STAGE_JOB
+        ),
+        overview,
+    ]
 
 
 @dg.sensor(
-    jobs=[reference_job, unit_stage_job, output_stage_job],
+    jobs=[reference_job, unit_stage_job, output_stage_job, overview_job],
     minimum_interval_seconds=sensor_interval(60),
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="落地目录传感器：按内容哈希发现新到或变更的台账文件，登记新单位和新年度，"

@@ -44,7 +44,15 @@ output_stage_job = dg.define_asset_job(
     ),
 )
 
+# The overview alone: a judgment changes what the overview counts (排除 findings are left out,
+# the review progress), with no new ledger, metric or finding behind it.
+overview_job = dg.define_asset_job(
+    "overview_job",
+    selection=dg.AssetSelection.assets(overview.year_overview),
+    description="年度审计总览（复核意见变化后重写）。Per year: the overview alone, after judgments.",
+)
+
 # The stages `bangfu run` launches, in order; year jobs are ranged over years only.
 STAGE_JOBS: list[str] = ["unit_stage_job", "year_stage_job", "output_stage_job"]
 YEAR_JOBS: set[str] = {"year_stage_job"}
-JOBS = [reference_job, unit_stage_job, year_stage_job, output_stage_job]
+JOBS = [reference_job, unit_stage_job, year_stage_job, output_stage_job, overview_job]

@@ -137,6 +137,13 @@ def _run_stages(request: RunRequest, instance: dg.DagsterInstance, echo: Echo) -
         summary.runs.extend(r.run_id for r in runs)
         if not all(r.ok for r in runs):
             summary.failed_stages.append("output_stage_job [复核意见涉及的单位]")
+    # the year stage wrote the overviews of this run's years (and the years after them)
+    judged = {y for y, _u in reviewed} - set(plan.years)
+    if judged:
+        run = refresh_overviews(launcher, judged, config, echo)
+        summary.runs.append(run.run_id)
+        if not run.ok:
+            summary.failed_stages.append(f"overview_job: {run.failure}")
     summary.failures.extend(rejections(request.data, plan.years, plan.units, scan))
     return summary
 
@@ -178,7 +185,9 @@ def _run_stage_jobs(launcher: Launcher, plan: RunPlan, summary: RunSummary, echo
             summary.add_stage_run(run, echo)
             if definitions.is_year_job(job_name) and plan.partial:
                 extra, later = plan.affected_outputs(changed_outputs(run.result))
-                output_units = list(dict.fromkeys([*plan.units, *extra]))
+                # added to, not reset: with --year A --year C (two year ranges) the units
+                # A's year stage found affected stay in the output stage
+                output_units = list(dict.fromkeys([*output_units, *extra]))
                 if extra or later:
                     echo(f"   受影响的其他单位 / outputs affected: {len(extra) + len(later)}")
                 summary.later_outputs.extend(later)
@@ -230,6 +239,19 @@ def render_units(
     return runs
 
 
+def refresh_overviews(
+    launcher: Launcher, years: Iterable[int], config: dict, echo: Echo
+) -> Launched:
+    """The overviews of these years rewritten after judgments (year_overview also rewrites the
+    next year's, whose 同比 sheet shows these years); one ranged run over the years."""
+    years = sorted(set(years))
+    run = launcher.run("overview_job", str(years[0]), str(years[-1]), config)
+    echo(f"   审计总览 {years[0]} … {years[-1]}: {run.seconds:.1f} 秒")
+    if not run.ok:
+        echo(f"   ✗ overview_job [{years[0]} … {years[-1]}]: {run.failure}")
+    return run
+
+
 def rematerialise(
     data: Path,
     keys: Iterable[tuple[int, str]],
@@ -253,4 +275,5 @@ def rematerialise(
         config = rerender_config(data, keys)
         echo(f"重新生成 {len(keys)} 个（年度，单位）的工作簿与报告 …")
         runs = render_units(launcher, keys, PartitionOrder.of(instance), config, echo)
+        runs.append(refresh_overviews(launcher, {y for y, _u in keys}, config, echo))
         return all(r.ok for r in runs)
