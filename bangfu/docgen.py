@@ -8,7 +8,7 @@ A document marks each such part as a region::
 
 ``python -m bangfu.docgen`` rewrites every region of every Markdown file under docs/;
 ``python -m bangfu.docgen --check`` rewrites nothing and exits 1 naming the stale files
-(tests/test_docs.py runs the same check). No Dagster here.
+(tests/unit/test_docs.py runs the same check). No Dagster here.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Named pause points in the write paths, for the fault tests only.
 
-tests/test_faults.py and tests/test_concurrency.py kill a run (kill -9) or drop its database
+tests/e2e/test_faults.py and tests/e2e/test_concurrency.py kill a run (kill -9) or drop its database
 connection at an exact place, not after a timing guess. When the environment holds
 ``BANGFU_TEST_PAUSE_AT="<point>=<flag file>"``, the first time this process reaches <point> it
 writes its pid to <flag file> and waits until the test deletes that file (or kills the process).

@@ -513,7 +513,7 @@ def write_overview_workbook(path: Path, ov: Overview) -> dict:
     (``bangfu.forms.openpyxl_private``): the sheet settings (column widths, frozen panes,
     print setup) are set before the rows, the charts after; what a workbook written cell by
     cell in openpyxl's normal mode holds (values, number formats, fonts, charts) is the same
-    (tests/test_overview.py compares the two)."""
+    (tests/e2e/test_overview.py compares the two)."""
     wb = Workbook(write_only=True)
     charts: dict[str, int] = {}
     for spec in SHEETS:

@@ -1,7 +1,7 @@
 """Every use of Dagster's private API (``dagster._core``), in one place.
 
 Dagster 1.13 offers no public way to do these things; each is pinned by the upper bound
-on dagster in pyproject.toml and by tests/test_private_api.py, which fails when a Dagster
+on dagster in pyproject.toml and by tests/dagster/test_private_api.py, which fails when a Dagster
 release changes what is relied on here:
 
 - :class:`BatchingSqliteEventLogStorage`: the SQLite event log writing a batch of one run's

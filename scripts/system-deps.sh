@@ -12,13 +12,13 @@ set -euo pipefail
 
 # package           program or "-" (the package has none: only dpkg can tell)   needed by
 PACKAGES=(
-  "libreoffice-calc   libreoffice   tests/test_forms.py: a workbook converts to PDF"
-  "libreoffice-writer libreoffice   tests/test_forms.py: a report converts to PDF"
+  "libreoffice-calc   libreoffice   tests/unit/test_forms.py: a workbook converts to PDF"
+  "libreoffice-writer libreoffice   tests/unit/test_forms.py: a report converts to PDF"
   "fonts-noto-cjk     -             Chinese text in the converted PDFs and the UI screenshots"
-  "chromium           chromium      tests/test_ui.py: the Dagster UI in headless Chromium"
+  "chromium           chromium      tests/e2e/test_ui.py: the Dagster UI in headless Chromium"
   "nginx              nginx         the authenticating proxy in front of the Dagster UI (tests)"
-  "openssl            openssl       tests/test_access.py: the proxy's TLS certificate and password hashes"
-  "poppler-utils      pdftoppm      make pictures: PDF pages to PNG; tests/test_overview.py: pdftotext"
+  "openssl            openssl       tests/e2e/test_access.py: the proxy's TLS certificate and password hashes"
+  "poppler-utils      pdftoppm      make pictures: PDF pages to PNG; tests/e2e/test_overview.py: pdftotext"
 )
 
 check_only=false

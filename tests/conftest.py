@@ -1,4 +1,16 @@
-"""Shared fixtures. Services: under CI=true a missing service FAILS the test, never skips it."""
+"""Shared fixtures. Services: under CI=true a missing service FAILS the test, never skips it
+(tests.support.missing).
+
+The tests are in three folders: unit/ (plain functions over hand-built inputs: no Dagster
+instance, no run), dagster/ (definitions, assets, sensors, schedules, storage, resources,
+executors) and e2e/ (whole runs, the command line, the UI behind its proxy, faults, files as
+LibreOffice saves them). What they share is the package tests/support/.
+
+The generated data are made once per session and only read: ``s_landing`` (scale S) and
+``s_run`` (the whole graph over it). A test that writes takes a private copy (``s_run_copy``)
+instead of generating and running again; so do the small landing's baseline and the bad-file
+corpus's run.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +20,18 @@ import uuid
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.support import service_missing
+
 PG_ADMIN_URL = os.environ.get(
     "BANGFU_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 )
-IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
 # Tests that use these fixtures are marked so without saying it: `make check` leaves them out.
 MARKS_BY_FIXTURE = {
     "s_landing": "slow",
     "s_run": "slow",
+    "bad_corpus": "slow",
     "pg_server_url": "postgres",
     "pg_url": "postgres",
 }
@@ -29,20 +43,6 @@ def pytest_collection_modifyitems(items):
             item.add_marker(MARKS_BY_FIXTURE[fixture])
 
 
-def missing(msg: str, remedy: str = "install or start it to run this test"):
-    """What a test needs is not here: under CI=true the test FAILS, elsewhere it is skipped."""
-    if IN_CI:
-        pytest.fail(
-            f"{msg}; CI=true requires it (scripts/system-deps.sh installs the tools, "
-            ".ci/run starts the services)"
-        )
-    pytest.skip(f"{msg}; {remedy}")
-
-
-def _service_missing(what: str, exc: Exception):
-    missing(f"{what} is not reachable ({type(exc).__name__}: {exc})", "start it to run this test")
-
-
 @pytest.fixture(scope="session")
 def pg_server_url() -> str:
     try:
@@ -51,7 +51,7 @@ def pg_server_url() -> str:
             conn.execute(text("select 1"))
         engine.dispose()
     except Exception as exc:  # noqa: BLE001 - any connection failure means "missing"
-        _service_missing("PostgreSQL at 127.0.0.1:5432", exc)
+        service_missing("PostgreSQL at 127.0.0.1:5432", exc)
     return PG_ADMIN_URL
 
 
@@ -86,7 +86,8 @@ def s_landing(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def s_run(s_landing, tmp_path_factory):
-    """The whole graph materialised over s_landing once (SQLite warehouse, local Dagster home)."""
+    """The whole graph materialised over s_landing once (SQLite warehouse, local Dagster home
+    inside the data folder). Read-only for tests: one that writes takes ``s_run_copy``."""
     from pipelines.runner import run_pipeline
 
     data = tmp_path_factory.mktemp("data_s")
@@ -105,6 +106,68 @@ def s_run(s_landing, tmp_path_factory):
         else:
             os.environ["DAGSTER_HOME"] = old
     return {"landing": s_landing, "data": data, "summary": summary, "log": lines, "home": home}
+
+
+@pytest.fixture
+def s_run_copy(s_run, tmp_path, monkeypatch):
+    """A private copy of s_run's data folder (warehouse, lake, outputs, Dagster home) for a test
+    that writes to it, over the same (read-only) landing folder; DAGSTER_HOME is the copy's."""
+    from tests.support.runs import copy_data
+
+    data = copy_data(s_run["data"], tmp_path / "data")
+    monkeypatch.setenv("DAGSTER_HOME", str(data / "dagster_home"))
+    monkeypatch.delenv("BANGFU_WAREHOUSE_URL", raising=False)
+    return {**s_run, "data": data, "home": data / "dagster_home"}
+
+
+# ---------------------------------------------------------------- the fault tests' small run
+@pytest.fixture(scope="session")
+def small_landing(s_landing, tmp_path_factory):
+    """s_landing cut down to 2019 and four units (province, city, two counties)."""
+    from tests.support.faultkit import subset_landing
+
+    return subset_landing(s_landing, tmp_path_factory.mktemp("landing_small") / "landing")
+
+
+@pytest.fixture(scope="session")
+def small_baseline(small_landing, tmp_path_factory) -> dict:
+    """One uninterrupted run over small_landing (SQLite warehouse): what every fault test
+    compares to. Read-only: a test that runs again copies it (tests.support.runs)."""
+    from tests.support.faultkit import run_in_process, snapshot
+
+    data = tmp_path_factory.mktemp("baseline_small") / "data"
+    summary, lines = run_in_process(small_landing, data)
+    assert summary.ok, (summary.failures, summary.failed_stages, lines)
+    return {"data": data, "snapshot": snapshot(data), "summary": summary}
+
+
+# ---------------------------------------------------------------- the bad-file corpus
+@pytest.fixture(scope="session")
+def bad_corpus(tmp_path_factory):
+    """tests/support/badfiles.py's corpus (its own landing: scale S, 2018–2019, half the
+    ledgers as CSV folders). Read-only for tests."""
+    from tests.support import badfiles as B
+
+    root = tmp_path_factory.mktemp("bad_corpus")
+    B.generate_base(root / "landing")
+    return B.build_corpus(root / "landing", root / "outside")
+
+
+@pytest.fixture(scope="session")
+def bad_run(bad_corpus, tmp_path_factory) -> dict:
+    """`bangfu run` over the corpus, once, in this process (Dagster home inside the data folder,
+    as `make demo` has it): exit status, stdout, stderr, the files it opened of the symlink's
+    target and the time it took. Read-only: a test that runs again copies the data folder."""
+    from tests.support import badfiles as B
+
+    data = tmp_path_factory.mktemp("bad_run") / "data"
+    link = bad_corpus.by_kind("symlink_outside")
+    res = B.run_cli(
+        ["run", "--landing", str(bad_corpus.landing), "--data", str(data)],
+        data / "dagster_home",
+        watch=[bad_corpus.outside, bad_corpus.landing / link.path],
+    )
+    return {**res, "data": data, "home": data / "dagster_home"}
 
 
 @pytest.fixture(autouse=True)

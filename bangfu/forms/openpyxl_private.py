@@ -2,7 +2,7 @@
 
 openpyxl has no public way to hand a write-only sheet its rows as finished markup, nor to save a
 workbook without a temp file per sheet. What is relied on here, pinned by the upper bound on
-openpyxl in pyproject.toml and checked by tests/test_private_api.py (which fails when an
+openpyxl in pyproject.toml and checked by tests/dagster/test_private_api.py (which fails when an
 openpyxl release changes it):
 
 - ``openpyxl.worksheet._writer.WorksheetWriter`` (a private module) and its ``write_top``,

@@ -1,6 +1,6 @@
 """ID cells' text recovered from calamine's cell errors: the one place that relies on how
 fastexcel words a conversion error (``Expected duration but got 'String("…")'``), which is no
-public API. tests/test_readers.py probes that wording against the installed fastexcel, and
+public API. tests/unit/test_readers.py probes that wording against the installed fastexcel, and
 pyproject.toml bounds its version."""
 
 from __future__ import annotations

@@ -393,7 +393,7 @@ def parse_columns(body: pl.DataFrame, spec: SheetSpec) -> pl.DataFrame:
     """``body`` with each column of the spec parsed from its ``__raw_<name>`` cells, by the
     kind's quicker parser where it has one and its full parser on the cells that one left
     (``__i`` is the row position). The two parsers agree wherever the quicker one gives a value
-    (tests/test_parse.py); the full one alone gives the same column."""
+    (tests/unit/test_parse.py); the full one alone gives the same column."""
     values: list[pl.Expr] = []
     for col in spec.columns:
         src = pl.col(f"__raw_{col.name}")

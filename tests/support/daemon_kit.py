@@ -1,0 +1,128 @@
+"""Helpers of the tests that drive `dagster-daemon run` itself over a copy of a run's instance
+(the code location of workspace.yaml, its sensors and schedule, runs launched by the daemon):
+start it, wait until its runs have settled, read what the runs wrote."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+
+REPO = Path(__file__).resolve().parents[2]
+
+UNFINISHED = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
+def workspace(tmp_path: Path) -> Path:
+    """workspace.yaml's code location, loaded from the repository wherever the test runs."""
+    ws = tmp_path / "workspace.yaml"
+    ws.write_text(
+        "load_from:\n"
+        "  - python_module:\n"
+        "      module_name: pipelines.definitions\n"
+        "      attribute: defs\n"
+        f"      working_directory: {REPO}\n",
+        encoding="utf-8",
+    )
+    return ws
+
+
+def busy(instance: dg.DagsterInstance) -> bool:
+    """A run queued or running, or a backfill not yet done."""
+    from dagster._core.execution.backfill import BulkActionStatus
+
+    if instance.get_runs_count(dg.RunsFilter(statuses=UNFINISHED)):
+        return True
+    return bool(instance.get_backfills(status=BulkActionStatus.REQUESTED))
+
+
+def new_runs(instance: dg.DagsterInstance, before: set[str]) -> list[dg.DagsterRun]:
+    return [r for r in instance.get_runs() if r.run_id not in before]
+
+
+def daemon_state(instance: dg.DagsterInstance, before: set[str], log: Path) -> str:
+    """The runs the daemon launched and the end of its log, for a failure message."""
+    lines = [
+        f"{r.job_name} {r.status.value} {r.tags.get('dagster/asset_partition_range_start', '')}"
+        f"…{r.tags.get('dagster/asset_partition_range_end', '')} {r.asset_selection or ''}"
+        for r in reversed(new_runs(instance, before))
+    ]
+    tail = log.read_text(errors="replace")[-2500:] if log.exists() else ""
+    return "\n".join(lines) + "\n--- daemon log ---\n" + tail
+
+
+def materialized(instance: dg.DagsterInstance, run_ids, asset: str) -> list[str]:
+    """The partitions of ``asset`` the runs materialised, once per materialisation (an
+    `audit_workbooks` partition counts only when a workbook was written, not when it was
+    left as it was)."""
+    out = []
+    for run_id in run_ids:
+        for rec in instance.get_records_for_run(
+            run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+        ).records:
+            mat = rec.event_log_entry.asset_materialization
+            if mat.asset_key.to_user_string() == asset and (
+                asset != "audit_workbooks" or "workbook" in mat.metadata
+            ):
+                out.append(mat.partition)
+    return out
+
+
+@contextmanager
+def daemon(ws: Path, env: Mapping[str, str], log: Path) -> Iterator[subprocess.Popen]:
+    """`dagster-daemon run -w ws` with ``env`` added to the environment; stopped (with its code
+    server and run workers) at the end of the block."""
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "dagster-daemon"), "run", "-w", str(ws)],
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO), **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its code server and run workers end with it
+        )
+        try:
+            yield proc
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def wait_until_settled(
+    proc: subprocess.Popen,
+    instance: dg.DagsterInstance,
+    done: Callable[[], bool],
+    describe: Callable[[], str],
+    *,
+    poll: float = 2.0,
+    quiet_polls: int = 10,
+    timeout: float = 900,
+) -> None:
+    """Until ``done()`` and nothing has been queued or running for ``quiet_polls`` polls in a
+    row (well over two sensor intervals of 2 s: an automation tick that is still to request
+    a run has had its turn). Bounded: a loaded machine runs ticks and runs slowly."""
+    deadline = time.monotonic() + timeout
+    quiet = 0
+    while time.monotonic() < deadline:
+        time.sleep(poll)
+        assert proc.poll() is None, "the daemon ended:\n" + describe()
+        quiet = quiet + 1 if (not busy(instance) and done()) else 0
+        if quiet >= quiet_polls:
+            return
+    raise AssertionError("the daemon did not settle:\n" + describe())
