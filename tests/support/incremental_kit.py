@@ -68,7 +68,13 @@ def report_text(path: Path) -> list[str]:
 
 def output_files(data: Path) -> dict[str, Path]:
     out = {}
-    for sub, pattern in (("workbooks", "*.xlsx"), ("reports", "*.docx"), ("quality", "*.xlsx")):
+    kinds = (
+        ("workbooks", "*.xlsx"),
+        ("reports", "*.docx"),
+        ("quality", "*.xlsx"),
+        ("overview", "*.xlsx"),
+    )
+    for sub, pattern in kinds:
         root = data / sub
         if root.exists():
             out.update({str(p.relative_to(data)): p for p in sorted(root.rglob(pattern))})
