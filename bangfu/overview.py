@@ -20,6 +20,7 @@ from bangfu.forms.rule_homes import rule_info
 from bangfu.frames import sheet_schema
 from bangfu.lake import FILE_NAME, Lake
 from bangfu.rules.common import ancestor_pairs, conform_units
+from bangfu.settings import AuditSettings
 from bangfu.sheets import SHEETS_BY_KEY
 from warehouse import tables
 from warehouse.store import Warehouse
@@ -540,9 +541,10 @@ def build_overview(
         ).alias("shortfall"),
     ).with_columns(pl.col("shortfall").replace("", None))
 
-    missed = thresholds.get("missed_rate", 0.02)
-    wrong_exit = thresholds.get("wrong_exit_rate", 0.02)
-    recognition = thresholds.get("recognition_rate", 0.90)
+    default = AuditSettings()  # the thresholds' one home; the asset passes the run's
+    missed = thresholds.get("missed_rate", default.missed_rate_alert)
+    wrong_exit = thresholds.get("wrong_exit_rate", default.wrong_exit_rate_alert)
+    recognition = thresholds.get("recognition_rate", default.recognition_rate_min)
     rates = base.select(
         "unit_code",
         "unit_name",
