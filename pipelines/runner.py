@@ -18,6 +18,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from assets.partitions import years_partitions
 from bangfu.ingest import LandingScan, prestart_workers
 from bangfu.lake import Lake, sweep_stale_temp
 from bangfu.pool import discard_prestarted
@@ -139,8 +140,8 @@ def _run_stages(request: RunRequest, instance: dg.DagsterInstance, echo: Echo) -
             summary.failed_stages.append("output_stage_job [复核意见涉及的单位]")
     # the year stage wrote the overviews of this run's years (and the years after them)
     judged = {y for y, _u in reviewed} - set(plan.years)
-    if judged:
-        run = refresh_overviews(launcher, judged, config, echo)
+    run = refresh_overviews(launcher, judged, config, echo) if judged else None
+    if run is not None:
         summary.runs.append(run.run_id)
         if not run.ok:
             summary.failed_stages.append(f"overview_job: {run.failure}")
@@ -241,10 +242,14 @@ def render_units(
 
 def refresh_overviews(
     launcher: Launcher, years: Iterable[int], config: dict, echo: Echo
-) -> Launched:
-    """The overviews of these years rewritten after judgments (year_overview also rewrites the
-    next year's, whose 同比 sheet shows these years); one ranged run over the years."""
-    years = sorted(set(years))
+) -> Launched | None:
+    """The overviews of these years (those of the data) rewritten after judgments
+    (year_overview also rewrites the next year's, whose 同比 sheet shows these years); one
+    ranged run over the years. None when no year is of the data."""
+    known = {int(y) for y in launcher.instance.get_dynamic_partitions(years_partitions.name)}
+    years = sorted(set(years) & known)
+    if not years:
+        return None
     run = launcher.run("overview_job", str(years[0]), str(years[-1]), config)
     echo(f"   审计总览 {years[0]} … {years[-1]}: {run.seconds:.1f} 秒")
     if not run.ok:
@@ -275,5 +280,5 @@ def rematerialise(
         config = rerender_config(data, keys)
         echo(f"重新生成 {len(keys)} 个（年度，单位）的工作簿与报告 …")
         runs = render_units(launcher, keys, PartitionOrder.of(instance), config, echo)
-        runs.append(refresh_overviews(launcher, {y for y, _u in keys}, config, echo))
-        return all(r.ok for r in runs)
+        overviews = refresh_overviews(launcher, {y for y, _u in keys}, config, echo)
+        return all(r.ok for r in [*runs, *([overviews] if overviews else [])])

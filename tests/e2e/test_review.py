@@ -335,6 +335,8 @@ def test_a_verdict_outlives_its_finding_and_applies_again_when_it_returns(data, 
 def test_the_sensor_takes_the_inbox_and_requests_the_affected_outputs(data):
     import dagster as dg
 
+    from pipelines.dagster_private import ASSET_PARTITION_RANGE_END_TAG as RANGE_END
+    from pipelines.dagster_private import ASSET_PARTITION_RANGE_START_TAG as RANGE_START
     from tests.support.sensors import covered, tick
 
     rows = findings(data)
@@ -349,6 +351,9 @@ def test_the_sensor_takes_the_inbox_and_requests_the_affected_outputs(data):
     got = set().union(*(covered(instance, r) for r in reqs))
     assert {(YEAR, UNIT), (YEAR, "330100"), (YEAR, "330000")} <= got
     assert all(y == YEAR for y, _u in got)  # 2020 is not a year of the data
+    overviews = [r for r in result.run_requests if r.job_name == "overview_job"]
+    ranges = [(r.tags[RANGE_START], r.tags[RANGE_END]) for r in overviews]
+    assert ranges == [(str(YEAR), str(YEAR))], ranges
     assert not filled.exists() and (review_dirs(data)["done"] / filled.name).exists()
     assert [r["value"] for r in journal_rows(data)] == ["确认"]
 
@@ -400,3 +405,35 @@ def test_last_years_confirmed_findings_are_followed_up_by_subject(data):
     status = {r[0]: r[4] for r in rows if r and r[0] in (again["finding_id"], fixed["finding_id"])}
     assert status == {again["finding_id"]: "仍存在", fixed["finding_id"]: "已整改"}
     assert "上年度问题整改情况" in report_text(data) and "仍存在" in report_text(data)
+
+
+def test_a_judgment_rewrites_the_overviews_it_changes(data, capsys, tmp_path):
+    """排除 leaves a finding out of the overview of its year, and of the next year's 同比: both
+    overviews equal ones built afresh from the warehouse; the years before are left alone."""
+    from bangfu import overview
+    from bangfu.lake import Lake
+    from bangfu.overview_workbook import write_overview_workbook
+    from tests.support.incremental_kit import workbook_values
+
+    year = YEAR - 1
+    fid = max(findings(data, year=year), key=lambda f: f["amount"] or 0)["finding_id"]
+    stamps = {p.name: p.stat().st_mtime_ns for p in (data / "overview").glob("*.xlsx")}
+    before = workbook_values(data / "overview" / f"{year}.xlsx")
+    argv = ["review", "set", fid, "--status", "排除", "--note", "凭证已补", "--by", "张三"]
+    assert main([*argv, "--data", str(data)]) == 0, capsys.readouterr()
+
+    changed = sorted(
+        n for n, t in stamps.items() if (data / "overview" / n).stat().st_mtime_ns != t
+    )
+    assert changed == [f"{year}.xlsx", f"{YEAR}.xlsx"], changed
+    assert workbook_values(data / "overview" / f"{year}.xlsx") != before
+    lake, wh = Lake(data / "lake"), warehouse(data)
+    try:
+        units = lake.read_single("ref_units")
+        for y in (year, YEAR):
+            fresh = tmp_path / f"{y}.xlsx"
+            ov = overview.year_overview(lake, wh, units, y, keep_counts=False)
+            write_overview_workbook(fresh, ov)
+            assert workbook_values(data / "overview" / f"{y}.xlsx") == workbook_values(fresh), y
+    finally:
+        wh.dispose()
