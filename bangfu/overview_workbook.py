@@ -18,19 +18,17 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from bangfu.forms.openpyxl_private import set_sheet_markup
-from bangfu.forms.workbook import atomic_save
-from bangfu.forms.writer import cell_text, save_workbook
-from bangfu.overview import (
+from bangfu.benford import (
     BENFORD_CLASSES,
     BENFORD_MIN_AMOUNT,
     BENFORD_MIN_N,
     BENFORD_NONCONFORMING,
-    LEVEL_ORDER,
-    SEVERITIES,
-    VERDICTS,
-    Overview,
 )
+from bangfu.forms.openpyxl_private import set_sheet_markup
+from bangfu.forms.workbook import atomic_save
+from bangfu.forms.writer import cell_text, save_workbook
+from bangfu.overview import SEVERITIES, VERDICTS, Overview
+from bangfu.rules.common import LEVEL_ORDER
 
 FORMATS = {"text": "@", "int": "#,##0", "money": "#,##0.00", "pct": "0.00%", "rate": "0.0000"}
 WIDTHS = {"text": 14, "int": 10, "money": 16, "pct": 12, "rate": 10}

@@ -150,6 +150,10 @@ def conform_units(units: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+# the levels of the unit tree, top first (a sort key)
+LEVEL_ORDER = {"省": 0, "市": 1, "县": 2}
+
+
 def ancestor_pairs(units: pl.DataFrame) -> pl.DataFrame:
     """(unit_code, ancestor_code, depth) for every unit and each of its ancestors, itself included
     at depth 0. Walks 上级单位代码 one level per step (a loop over levels, not rows)."""

@@ -183,7 +183,7 @@ def _counts_by_hand(lake: Path, year: int) -> dict[tuple[str, int], int]:
 def test_kept_benford_counts_follow_the_ledgers(s_run, tmp_path, monkeypatch):
     """The Benford counts kept in the lake equal a full recount after a unit's payments change
     and another unit's ledger is removed, and only the changed partitions are read again."""
-    from bangfu import overview
+    from bangfu import benford
     from bangfu.lake import Lake
 
     year = max(s_run["summary"].years)
@@ -194,33 +194,33 @@ def test_kept_benford_counts_follow_the_ledgers(s_run, tmp_path, monkeypatch):
     def as_dict(frame: pl.DataFrame) -> dict:
         return {(u, d): c for u, d, c in frame.select("unit_code", "digits", "count").rows()}
 
-    first = overview.benford_counts(lake, year)
-    assert lake.has(overview.BENFORD_DATASET, year, "all")
+    first = benford.benford_counts(lake, year)
+    assert lake.has(benford.BENFORD_DATASET, year, "all")
     assert as_dict(first) == _counts_by_hand(root, year) != {}
 
     units = sorted(p.name[5:] for p in (root / "payments" / f"year={year}").iterdir())
     changed, gone = units[0], units[-1]
     paid = pl.read_parquet(lake.path("payments", year, changed))
-    medical = paid.filter(pl.col("category") == overview.MEDICAL)
+    medical = paid.filter(pl.col("category") == benford.MEDICAL)
     assert medical.height > 1
-    lake.write("payments", year, changed, paid.filter(pl.col("category") != overview.MEDICAL))
+    lake.write("payments", year, changed, paid.filter(pl.col("category") != benford.MEDICAL))
     lake.remove("ledger", year, gone)
     read: list = []
-    amounts = overview._amounts
-    monkeypatch.setattr(overview, "_amounts", lambda lk, y, u: read.append(u) or amounts(lk, y, u))
-    again = overview.benford_counts(lake, year)
+    amounts = benford._amounts
+    monkeypatch.setattr(benford, "_amounts", lambda lk, y, u: read.append(u) or amounts(lk, y, u))
+    again = benford.benford_counts(lake, year)
     assert read == [sorted([changed, gone])]
     assert as_dict(again) == _counts_by_hand(root, year) != as_dict(first)
     read.clear()
-    assert as_dict(overview.benford_counts(lake, year)) == as_dict(again) and read == []
+    assert as_dict(benford.benford_counts(lake, year)) == as_dict(again) and read == []
 
     # counts kept by another definition, or an unreadable file: everything counted again
-    kept = pl.read_parquet(lake.path(overview.BENFORD_DATASET, year, "all"))
-    lake.write(overview.BENFORD_DATASET, year, "all", kept.with_columns(pl.lit("0").alias("spec")))
-    assert as_dict(overview.benford_counts(lake, year)) == as_dict(again)
+    kept = pl.read_parquet(lake.path(benford.BENFORD_DATASET, year, "all"))
+    lake.write(benford.BENFORD_DATASET, year, "all", kept.with_columns(pl.lit("0").alias("spec")))
+    assert as_dict(benford.benford_counts(lake, year)) == as_dict(again)
     assert len(read[-1]) >= len(units) - 1
-    lake.path(overview.BENFORD_DATASET, year, "all").write_bytes(b"not parquet")
-    assert as_dict(overview.benford_counts(lake, year)) == as_dict(again)
+    lake.path(benford.BENFORD_DATASET, year, "all").write_bytes(b"not parquet")
+    assert as_dict(benford.benford_counts(lake, year)) == as_dict(again)
 
 
 def _cell_by_cell(path: Path, ov) -> None:

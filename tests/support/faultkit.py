@@ -179,7 +179,7 @@ def lake_hashes(data: Path) -> dict[str, str]:
 def _lake_file_hash(path: Path) -> str:
     """A lake file's bytes; for the overview's kept Benford counts, their rows without the lake
     files' identities (size, mtime, inode), which differ between any two data folders."""
-    from bangfu.overview import BENFORD_DATASET
+    from bangfu.benford import BENFORD_DATASET
 
     if BENFORD_DATASET not in path.parts:
         return hashlib.sha256(path.read_bytes()).hexdigest()
