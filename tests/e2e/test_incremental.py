@@ -3,19 +3,19 @@ county alone, every workbook and report equals what a run from scratch writes.""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
-
 import dagster as dg
 import polars as pl
 import pytest
 
 from bangfu import output_digests
-from tests.support import REPO
+from tests.support.daemon_kit import (
+    daemon,
+    daemon_state,
+    materialized,
+    new_runs,
+    wait_until_settled,
+    workspace,
+)
 from tests.support.incremental_kit import (
     copy_tree,
     csv_county,
@@ -126,59 +126,6 @@ def test_digest_moves_with_a_finding_and_only_for_its_unit(s_run):
 
 
 # ---------------------------------------------------------------- the daemon's path
-def _workspace(tmp_path) -> Path:
-    ws = tmp_path / "workspace.yaml"
-    ws.write_text(
-        "load_from:\n"
-        "  - python_module:\n"
-        "      module_name: pipelines.definitions\n"
-        "      attribute: defs\n"
-        f"      working_directory: {REPO}\n",
-        encoding="utf-8",
-    )
-    return ws
-
-
-def _busy(instance: dg.DagsterInstance) -> bool:
-    from dagster._core.execution.backfill import BulkActionStatus
-
-    unfinished = [
-        dg.DagsterRunStatus.QUEUED,
-        dg.DagsterRunStatus.NOT_STARTED,
-        dg.DagsterRunStatus.STARTING,
-        dg.DagsterRunStatus.STARTED,
-    ]
-    if instance.get_runs_count(dg.RunsFilter(statuses=unfinished)):
-        return True
-    return bool(instance.get_backfills(status=BulkActionStatus.REQUESTED))
-
-
-def _daemon_state(instance, runs_before, tmp_path) -> str:
-    """The runs the daemon launched and the end of its log, for a failure message."""
-    runs = [r for r in instance.get_runs() if r.run_id not in runs_before]
-    lines = [
-        f"{r.job_name} {r.status.value} {r.tags.get('dagster/asset_partition_range_start', '')}"
-        f"…{r.tags.get('dagster/asset_partition_range_end', '')} {r.asset_selection or ''}"
-        for r in reversed(runs)
-    ]
-    tail = (tmp_path / "daemon.log").read_text(errors="replace")[-2500:]
-    return "\n".join(lines) + "\n--- daemon log ---\n" + tail
-
-
-def _written_by(instance, run_ids, asset: str) -> set[str]:
-    out = set()
-    for run_id in run_ids:
-        for rec in instance.get_records_for_run(
-            run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
-        ).records:
-            mat = rec.event_log_entry.asset_materialization
-            if mat.asset_key.to_user_string() == asset and (
-                asset != "audit_workbooks" or "workbook" in mat.metadata
-            ):
-                out.add(mat.partition)
-    return out
-
-
 def test_daemon_path_equals_run_from_scratch(changed, scratch, tmp_path, monkeypatch):
     """dagster-daemon over the code location, sensors as they start by default: after one
     changed ledger, the landing sensor, the automation sensor and their runs settle with every
@@ -188,61 +135,32 @@ def test_daemon_path_equals_run_from_scratch(changed, scratch, tmp_path, monkeyp
     instance = dg.DagsterInstance.get()
     runs_before = {r.run_id for r in instance.get_runs()}
     env = {
-        **os.environ,
         "DAGSTER_HOME": str(home),
         "BANGFU_DATA": str(data),
         "BANGFU_LANDING": str(landing),
         "BANGFU_SENSOR_INTERVAL": "2",
-        "PYTHONPATH": str(REPO),
     }
-    log = (tmp_path / "daemon.log").open("wb")
-    daemon = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "dagster-daemon"),
-            "run",
-            "-w",
-            str(_workspace(tmp_path)),
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # its code server and run workers end with it
-    )
-    try:
-        # bounded: a loaded machine runs the ticks and the runs slowly; settled means several
-        # polls in a row, well over two sensor intervals, with nothing running or queued
-        deadline = time.monotonic() + 900
-        quiet = 0
-        while time.monotonic() < deadline:
-            time.sleep(3)
-            assert daemon.poll() is None, _daemon_state(instance, runs_before, tmp_path)
-            new = [r for r in instance.get_runs() if r.run_id not in runs_before]
-            done = _written_by(instance, [r.run_id for r in new], "audit_workbooks")
-            quiet = quiet + 1 if (done and not _busy(instance)) else 0
-            if quiet >= 8:
-                break
-        else:
-            raise AssertionError("the daemon did not settle: " + _daemon_state(
-                instance, runs_before, tmp_path
-            ))  # fmt: skip
-    finally:
-        os.killpg(daemon.pid, signal.SIGTERM)
-        try:
-            daemon.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(daemon.pid, signal.SIGKILL)
-        log.close()
+    log = tmp_path / "daemon.log"
 
-    new = [r for r in instance.get_runs() if r.run_id not in runs_before]
-    failed = [r.run_id for r in new if r.status != dg.DagsterRunStatus.SUCCESS]
-    assert not failed, _daemon_state(instance, runs_before, tmp_path)
-    ids = [r.run_id for r in new]
-    state = _daemon_state(instance, runs_before, tmp_path)
-    assert _written_by(instance, ids, "ledgers") == {f"{county}|2019"}, state
-    announced = _written_by(instance, ids, "unit_audit_inputs")
-    written = _written_by(instance, ids, "audit_workbooks")
+    def ids() -> list[str]:
+        return [r.run_id for r in new_runs(instance, runs_before)]
+
+    def state() -> str:
+        return daemon_state(instance, runs_before, log)
+
+    with daemon(workspace(tmp_path), env, log) as proc:
+        wait_until_settled(
+            proc, instance, lambda: bool(materialized(instance, ids(), "audit_workbooks")), state
+        )
+
+    failed = [
+        r.run_id for r in new_runs(instance, runs_before) if r.status != dg.DagsterRunStatus.SUCCESS
+    ]
+    assert not failed, state()
+    assert set(materialized(instance, ids(), "ledgers")) == {f"{county}|2019"}, state()
+    announced = set(materialized(instance, ids(), "unit_audit_inputs"))
+    written = set(materialized(instance, ids(), "audit_workbooks"))
     assert f"{county}|2019" in written
-    assert written == announced, (written, announced, state)  # only the affected units
+    assert written == announced, (written, announced, state())  # only the affected units
     assert len(written) < 11, written
-    assert differing_outputs(data, scratch["data"]) == [], state
+    assert differing_outputs(data, scratch["data"]) == [], state()
