@@ -78,7 +78,10 @@ def following_years(context: dg.AssetExecutionContext, data: DataResource, asked
     kinds={"polars", "excel"},
     deps=[unit_year_metrics, cross_unit_findings],
     backfill_policy=dg.BackfillPolicy.single_run(),
-    automation_condition=EAGER,
+    # the automation follows the roll-ups only (they follow the cross-unit findings): from an
+    # update of cross_unit_findings alone it could write the overview before the roll-ups
+    # were recomputed, and its own materialisation would then settle the trigger
+    automation_condition=EAGER.ignore(dg.AssetSelection.assets(cross_unit_findings)),
     check_specs=OVERVIEW_CHECKS,
     description=(
         "年度审计总览：各省市汇总、按问题金额占比的单位排名、目标完成、评估比率、同比、"
