@@ -11,9 +11,7 @@ from pathlib import Path
 
 import polars as pl
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 from openpyxl.chart import BarChart, LineChart, Reference
-from openpyxl.compat import safe_string
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
@@ -25,8 +23,9 @@ from bangfu.benford import (
     BENFORD_NONCONFORMING,
 )
 from bangfu.forms.openpyxl_private import set_sheet_markup
+from bangfu.forms.sheet_markup import SheetMarkup, cell_value
 from bangfu.forms.workbook import atomic_save
-from bangfu.forms.writer import cell_text, save_workbook
+from bangfu.forms.writer import save_workbook
 from bangfu.overview import SEVERITIES, VERDICTS, Overview
 from bangfu.rules.common import LEVEL_ORDER
 
@@ -310,80 +309,6 @@ SHEETS: tuple[SheetSpec, ...] = (
 )
 
 
-def _cell_value(v):
-    if isinstance(v, float) and v != v:  # NaN
-        return None
-    return v
-
-
-class _SheetXml:
-    """One sheet's ``<sheetData>`` built as one string (cells as openpyxl writes them: inline
-    text, numbers as ``safe_string``, an empty cell only when it has a style), the style ids
-    taken from openpyxl's registry through a real cell once per style, so ``styles.xml`` is
-    openpyxl's. Writing the cells one by one through openpyxl was most of the overview's time."""
-
-    def __init__(self, ws):
-        self.ws = ws
-        self.styles = ws.parent.__dict__.setdefault("_bangfu_overview_styles", {})
-        self.rows: list[str] = []
-        self.max_col = self.last_row = 1
-
-    def style_id(self, key: tuple) -> int:
-        """key: (font, fill, alignment, number format), each None for the default."""
-        sid = self.styles.get(key)
-        if sid is None:
-            font, fill, alignment, number_format = key
-            cell = WriteOnlyCell(self.ws)
-            if font is not None:
-                cell.font = font
-            if fill is not None:
-                cell.fill = fill
-            if alignment is not None:
-                cell.alignment = alignment
-            if number_format is not None:
-                cell.number_format = number_format
-            sid = self.styles[key] = cell.style_id
-        return sid
-
-    def row(self, r: int, cells: list[tuple[object, int]]) -> None:
-        """Row ``r``: (value, style id) from column A on."""
-        parts = []
-        for j, (value, sid) in enumerate(cells, start=1):
-            ref = f"{get_column_letter(j)}{r}"
-            s = f' s="{sid}"' if sid else ""
-            if value is None or value == "":
-                if sid:
-                    t = "inlineStr" if value == "" else "n"
-                    parts.append(f'<c r="{ref}"{s} t="{t}"/>')
-                continue
-            if isinstance(value, str):
-                text = cell_text(value)
-                space = ' xml:space="preserve"' if text != text.strip() else ""
-                parts.append(
-                    f'<c r="{ref}"{s} t="inlineStr"><is><t{space}>{_escape(text)}</t></is></c>'
-                )
-            elif isinstance(value, bool):
-                parts.append(f'<c r="{ref}"{s} t="b"><v>{int(value)}</v></c>')
-            else:
-                parts.append(f'<c r="{ref}"{s} t="n"><v>{safe_string(value)}</v></c>')
-        self.max_col = max(self.max_col, len(cells))
-        self.last_row = max(self.last_row, r)
-        self.rows.append(f'<row r="{r}">{"".join(parts)}</row>')
-
-    def markup(self) -> bytes:
-        return ("<sheetData>" + "".join(self.rows) + "</sheetData>").encode(
-            "ascii", "xmlcharrefreplace"
-        )
-
-
-_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
-
-
-def _escape(text: str) -> str:
-    """Text as lxml writes it (a carriage return kept as a character reference)."""
-    return text.translate(_ESCAPES)
-
-
 TITLE_FONT = Font(bold=True, size=14)
 BLOCK_FONT = Font(bold=True, size=12)
 HEAD_FONT = Font(bold=True)
@@ -396,7 +321,7 @@ def _block_cols(block: Block, ov: Overview) -> tuple[Col, ...]:
 
 
 def _write_block(
-    xml: _SheetXml, row: int, block: Block, cols: tuple[Col, ...], frame: pl.DataFrame
+    xml: SheetMarkup, row: int, block: Block, cols: tuple[Col, ...], frame: pl.DataFrame
 ) -> tuple[int, dict]:
     """Write a block from ``row``; returns the next free row and where its columns went."""
     xml.row(row, [(block.title, xml.style_id((BLOCK_FONT, None, None, None)))])
@@ -421,7 +346,7 @@ def _write_block(
     for i, values in enumerate(rows, start=head + 1):
         cells = []
         for j, k in enumerate(where_in):
-            v = None if k is None else _cell_value(values[k])
+            v = None if k is None else cell_value(values[k])
             cells.append((v, marked[j] if marks[j] and v else plain[j]))
         xml.row(i, cells)
     where = {
@@ -516,7 +441,7 @@ def write_overview_workbook(path: Path, ov: Overview) -> dict:
     charts: dict[str, int] = {}
     for spec in SHEETS:
         ws = wb.create_sheet(spec.name)
-        xml = _SheetXml(ws)
+        xml = SheetMarkup(ws)
         title = f"{ov.year} 年度帮扶资金审计总览 — {spec.name}"
         xml.row(1, [(title, xml.style_id((TITLE_FONT, None, None, None)))])
         row = 2
@@ -540,8 +465,7 @@ def write_overview_workbook(path: Path, ov: Overview) -> dict:
         ws.page_setup.paperSize = Worksheet.PAPERSIZE_A4
         ws.sheet_properties.pageSetUpPr.fitToPage = True
         ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
-        dimension = f"A1:{get_column_letter(xml.max_col)}{xml.last_row}"
-        ws.calculate_dimension = lambda ref=dimension: ref  # the <dimension> openpyxl writes
+        ws.calculate_dimension = lambda ref=xml.dimension: ref  # the <dimension> openpyxl writes
         set_sheet_markup(ws, xml.markup(), None)
         n = 0
         for chart in spec.charts:

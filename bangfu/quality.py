@@ -17,12 +17,14 @@ from pathlib import Path
 
 import polars as pl
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 from openpyxl.packaging.custom import StringProperty
 from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
 
+from bangfu.forms.openpyxl_private import set_sheet_markup
+from bangfu.forms.sheet_markup import SheetMarkup, cell_value
 from bangfu.forms.workbook import atomic_save
-from bangfu.forms.writer import FORMULA_START, cell_text
+from bangfu.forms.writer import save_workbook
 
 SUMMARY_COLUMNS = {
     "unit_code": "单位代码",
@@ -167,36 +169,24 @@ _HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 _WRAP = Alignment(wrap_text=True, vertical="top")
 
 
-def _cell(ws, value) -> WriteOnlyCell | object:
-    """Quarantined values are raw input: control characters dropped, cut to Excel's cell limit,
-    and text that looks like a formula kept as text (quote prefix), as in the audit workbooks."""
-    if not isinstance(value, str):
-        return value
-    value = cell_text(value)
-    if not value.startswith(FORMULA_START):
-        return value  # a plain value: openpyxl makes no cell object of its own for it
-    cell = WriteOnlyCell(ws, value=value)
-    cell.data_type, cell.quotePrefix = "s", True
-    return cell
-
-
 def _table_sheet(wb: Workbook, title: str, frame: pl.DataFrame, headers: dict[str, str]) -> None:
+    """A sheet of ``frame``'s columns under ``headers``, its rows as finished markup (at
+    national scale tens of thousands of rows). Quarantined values are raw input: they go
+    through ``cell_text`` (control characters dropped, cut to Excel's cell limit) and text
+    that looks like a formula stays text (quote prefix), as in the audit workbooks."""
     ws = wb.create_sheet(title)
     ws.freeze_panes = "A2"
-    widths = [max(8, min(60, len(h) * 2 + 2)) for h in headers.values()]
-    for i, w in enumerate(widths):
-        ws.column_dimensions[chr(ord("A") + i)].width = w
-    row = []
-    for h in headers.values():
-        c = WriteOnlyCell(ws, value=h)
-        c.font, c.fill = _HEADER_FONT, _HEADER_FILL
-        row.append(c)
-    ws.append(row)
+    for i, h in enumerate(headers.values(), start=1):
+        ws.column_dimensions[get_column_letter(i)].width = max(8, min(60, len(h) * 2 + 2))
+    xml = SheetMarkup(ws)
+    head = xml.style_id((_HEADER_FONT, _HEADER_FILL, None, None))
+    xml.row(1, [(h, head) for h in headers.values()])
     if frame.is_empty():
-        ws.append(["（无）"])
-        return
-    for values in frame.select(list(headers)).iter_rows():
-        ws.append([_cell(ws, v) for v in values])
+        xml.row(2, [("（无）", 0)])
+    for r, values in enumerate(frame.select(list(headers)).iter_rows(), start=2):
+        xml.row(r, [(cell_value(v), 0) for v in values])
+    ws.calculate_dimension = lambda ref=xml.dimension: ref  # the <dimension> openpyxl writes
+    set_sheet_markup(ws, xml.markup(), None)
 
 
 def write_quality_workbook(path: Path, report: QualityReport, digest: str | None = None) -> Path:
@@ -222,15 +212,17 @@ def write_quality_workbook(path: Path, report: QualityReport, digest: str | None
             None,
         ),
     ]
-    for label, value in lines:
-        c = WriteOnlyCell(ws, value=label)
-        c.alignment = _WRAP
-        ws.append([c, value])
+    xml = SheetMarkup(ws)
+    wrap = xml.style_id((None, None, _WRAP, None))
+    for r, (label, value) in enumerate(lines, start=1):
+        xml.row(r, [(label, wrap), (value, 0)])
+    ws.calculate_dimension = lambda ref=xml.dimension: ref
+    set_sheet_markup(ws, xml.markup(), None)
     _table_sheet(wb, "读入明细", report.summary, SUMMARY_COLUMNS)
     _table_sheet(wb, "隔离明细", report.quarantined, QUARANTINE_COLUMNS)
     _table_sheet(wb, "拒收文件", report.rejected, REJECTED_COLUMNS)
     _table_sheet(wb, "未报送单位", report.missing, MISSING_COLUMNS)
-    atomic_save(path, wb.save)
+    atomic_save(path, lambda tmp: save_workbook(wb, tmp))
     return path
 
 

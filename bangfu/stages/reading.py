@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from pathlib import Path
 
 import polars as pl
 
@@ -21,13 +22,41 @@ def sheets_present(lake: Lake, year: int, units: Iterable[str]) -> dict[str, lis
     return {s.key: [u for u in units if lake.has(s.key, year, u)] for s in LEDGER_SHEETS}
 
 
+# The whole year's ingest_status as last read, by lake and year, with the identity (path, size,
+# mtime, inode) of every file it was read from: the year and output stages of one run ask for it
+# several times, and at national scale each read opens thousands of small files. Lake writes
+# replace a file by renaming a new one over it, so a rewritten partition has a new identity.
+_YEAR_STATUS: dict[tuple[str, int], tuple[tuple, pl.DataFrame]] = {}
+
+
+def _file_identity(files: list[Path]) -> tuple:
+    return tuple((str(p), *_stat_key(p.stat())) for p in files)
+
+
+def _stat_key(st: os.stat_result) -> tuple[int, int, int]:
+    return st.st_size, st.st_mtime_ns, st.st_ino
+
+
 def ingest_status(lake: Lake, year: int, units: Iterable[str] | None = None) -> pl.DataFrame:
     """The year's ingest_status rows (one per partition ingested) of these units (None: all).
     One multi-file scan, not a Python loop over the files: at national scale the files are
-    thousands of small ones, and polars reads them together in parallel."""
+    thousands of small ones, and polars reads them together in parallel. The whole year's
+    rows are read again only when one of its files changed."""
     files = lake.files("ingest_status", [year], units)
     if not files:
         return pl.DataFrame(schema=INGEST_STATUS_SCHEMA)
+    if units is not None:
+        return _read_status(files)
+    key, identity = (str(lake.root), int(year)), _file_identity(files)
+    kept = _YEAR_STATUS.get(key)
+    if kept is not None and kept[0] == identity:
+        return kept[1]
+    frame = _read_status(files)
+    _YEAR_STATUS[key] = (identity, frame)
+    return frame
+
+
+def _read_status(files: list[Path]) -> pl.DataFrame:
     return pl.scan_parquet(
         files, schema=INGEST_STATUS_SCHEMA, missing_columns="insert", extra_columns="ignore"
     ).collect()

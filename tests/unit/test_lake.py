@@ -136,3 +136,30 @@ def test_partition_dirs_limit_a_partial_runs_sweep_to_its_partitions(tmp_path):
     assert sum(p.exists() for p in stale_files.values()) == 6
     sweep_stale_temp(lake.partition_dirs())
     assert not any(p.exists() for p in stale_files.values())
+
+
+def test_present_units_follow_every_rewrite_of_the_status_files(tmp_path):
+    """The year's ingest status is kept between reads (the later stages ask for it several
+    times per run), yet a status file rewritten, added or removed shows at the next read."""
+    from bangfu.frames import INGEST_STATUS_SCHEMA
+    from bangfu.stages.reading import present_units
+
+    lake = Lake(tmp_path / "lake")
+
+    def status(unit: str, value: str) -> None:
+        row = {"year": [2019], "unit_code": [unit], "status": [value]}
+        row |= {"source_file": [f"{unit}.xlsx"], "message": [None]}
+        lake.write("ingest_status", 2019, unit, pl.DataFrame(row, schema=INGEST_STATUS_SCHEMA))
+
+    status("330101", "ok")
+    status("330102", "ok")
+    assert present_units(lake, 2019) == ["330101", "330102"]
+    assert present_units(lake, 2019) == ["330101", "330102"]  # kept: same files
+    status("330102", "rejected")  # same size, rewritten at once
+    assert present_units(lake, 2019) == ["330101"]
+    status("330103", "ok")
+    assert present_units(lake, 2019) == ["330101", "330103"]
+    lake.path("ingest_status", 2019, "330101").unlink()
+    assert present_units(lake, 2019) == ["330103"]
+    assert present_units(lake, 2019, ["330101", "330102"]) == []
+    assert present_units(Lake(tmp_path / "other"), 2019) == []
