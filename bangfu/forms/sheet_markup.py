@@ -20,6 +20,15 @@ from bangfu.forms.writer import FORMULA_START, cell_text
 
 # (font, fill, alignment, number format), each None for the default
 StyleKey = tuple
+_PLAIN: StyleKey = (None, None, None, None)
+_LETTERS: list[str] = []
+
+
+def _letters(n: int) -> list[str]:
+    """Column letters A… of the first ``n`` columns."""
+    while len(_LETTERS) < n:
+        _LETTERS.append(get_column_letter(len(_LETTERS) + 1))
+    return _LETTERS
 
 
 def cell_value(v):
@@ -64,26 +73,27 @@ class SheetMarkup:
     def row(self, r: int, cells: list[tuple[object, int]]) -> None:
         """Row ``r``: (value, style id) from column A on."""
         parts = []
-        for j, (value, sid) in enumerate(cells, start=1):
-            ref = f"{get_column_letter(j)}{r}"
-            if isinstance(value, str) and value.startswith(FORMULA_START):
-                sid = self.style_id(self.keys.get(sid, (None, None, None, None)), quote=True)
-            s = f' s="{sid}"' if sid else ""
+        for letter, (value, sid) in zip(_letters(len(cells)), cells, strict=False):
             if value is None or value == "":
                 if sid:
                     t = "inlineStr" if value == "" else "n"
-                    parts.append(f'<c r="{ref}"{s} t="{t}"/>')
+                    parts.append(f'<c r="{letter}{r}" s="{sid}" t="{t}"/>')
                 continue
             if isinstance(value, str):
+                if value.startswith(FORMULA_START):
+                    sid = self.style_id(self.keys.get(sid, _PLAIN), quote=True)
                 text = cell_text(value)
+                s = f' s="{sid}"' if sid else ""
                 space = ' xml:space="preserve"' if text != text.strip() else ""
                 parts.append(
-                    f'<c r="{ref}"{s} t="inlineStr"><is><t{space}>{escape(text)}</t></is></c>'
+                    f'<c r="{letter}{r}"{s} t="inlineStr"><is><t{space}>{escape(text)}</t></is></c>'
                 )
-            elif isinstance(value, bool):
-                parts.append(f'<c r="{ref}"{s} t="b"><v>{int(value)}</v></c>')
+                continue
+            s = f' s="{sid}"' if sid else ""
+            if isinstance(value, bool):
+                parts.append(f'<c r="{letter}{r}"{s} t="b"><v>{int(value)}</v></c>')
             else:
-                parts.append(f'<c r="{ref}"{s} t="n"><v>{safe_string(value)}</v></c>')
+                parts.append(f'<c r="{letter}{r}"{s} t="n"><v>{safe_string(value)}</v></c>')
         self.max_col = max(self.max_col, len(cells))
         self.last_row = max(self.last_row, r)
         self.rows.append(f'<row r="{r}">{"".join(parts)}</row>')
