@@ -114,6 +114,7 @@ def test_workbook_keeps_raw_values_as_text(tmp_path):
             ("520102", "f.xlsx", "救助发放明细", 3, "备注", '=HYPERLINK("x")', "无效"),
             ("520102", "f.xlsx", "救助发放明细", 4, "备注", long_value, "单元格过长"),
             ("520102", "f.xlsx", "救助发放明细", 5, "备注", "a\x01b", "无效"),
+            ("520102", "f.xlsx", "救助发放明细", 6, "备注", " <a&b>\r\n两行 ", "无效"),
         ]
     )
     log = _log([("520102", "救助发放明细", "f.xlsx", 3, 0, 3)])
@@ -124,9 +125,11 @@ def test_workbook_keeps_raw_values_as_text(tmp_path):
     wb = load_workbook(path)
     assert wb.sheetnames == ["概况", "读入明细", "隔离明细", "拒收文件", "未报送单位"]
     rows = list(wb["隔离明细"].iter_rows(min_row=2, values_only=True))
-    assert [r[4] for r in rows] == [3, 4, 5]
+    assert [r[4] for r in rows] == [3, 4, 5, 6]
     formula_cell = wb["隔离明细"].cell(row=2, column=7)
     assert formula_cell.data_type == "s" and formula_cell.value.startswith("=HYPERLINK")
+    assert formula_cell.quotePrefix  # shown and kept as text when edited in Excel
+    assert rows[3][6] == " <a&b>\r\n两行 "  # markup characters, line ends and spaces kept
     assert len(rows[1][6]) == 32767  # cut to Excel's cell limit, not refused
     assert rows[2][6] == "ab"
     assert [r[0] for r in wb["拒收文件"].iter_rows(min_row=2, values_only=True)] == ["520103"]
