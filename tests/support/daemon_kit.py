@@ -40,12 +40,18 @@ def workspace(tmp_path: Path) -> Path:
 
 
 def busy(instance: dg.DagsterInstance) -> bool:
-    """A run queued or running, or a backfill not yet done."""
+    """A run queued or running, or a backfill with runs still to launch. A backfill whose
+    partitions have all been launched, in runs that have all ended, is done: the backfill
+    daemon marks it so only at its next pass (every 30 s), and nothing is waited for then."""
     from dagster._core.execution.backfill import BulkActionStatus
 
     if instance.get_runs_count(dg.RunsFilter(statuses=UNFINISHED)):
         return True
-    return bool(instance.get_backfills(status=BulkActionStatus.REQUESTED))
+    for backfill in instance.get_backfills(status=BulkActionStatus.REQUESTED):
+        data = backfill.asset_backfill_data
+        if data is None or not (data.target_subset - data.requested_subset).is_empty:
+            return True
+    return False
 
 
 def new_runs(instance: dg.DagsterInstance, before: set[str]) -> list[dg.DagsterRun]:
@@ -111,12 +117,12 @@ def wait_until_settled(
     describe: Callable[[], str],
     *,
     poll: float = 2.0,
-    quiet_polls: int = 10,
+    quiet_polls: int = 6,
     timeout: float = 900,
 ) -> None:
     """Until ``done()`` and nothing has been queued or running for ``quiet_polls`` polls in a
-    row (well over two sensor intervals of 2 s: an automation tick that is still to request
-    a run has had its turn). Bounded: a loaded machine runs ticks and runs slowly."""
+    row (three sensor intervals of 2 s: an automation tick that is still to request a run
+    has had its turn). Bounded: a loaded machine runs ticks and runs slowly."""
     deadline = time.monotonic() + timeout
     quiet = 0
     while time.monotonic() < deadline:
