@@ -9,7 +9,6 @@ import io
 import math
 import shutil
 import sqlite3
-import subprocess
 import zipfile
 from collections import Counter
 from datetime import UTC, datetime
@@ -20,7 +19,7 @@ import polars as pl
 import pytest
 from openpyxl import load_workbook
 
-from tests.support import missing
+from tests.support.office import office_program, pdf_text, pdftotext_program, to_pdf
 
 CHART_NS = "http://schemas.openxmlformats.org/drawingml/2006/chart"
 DRAWING_NS = "http://schemas.openxmlformats.org/drawingml/2006/main"
@@ -377,12 +376,7 @@ def test_overview_writer_equals_cell_by_cell(s_run, tmp_path):
 def test_overview_charts_render_in_libreoffice(s_run, tmp_path):
     """The workbook holds native chart parts, and LibreOffice draws them: each chart's title is
     text of the PDF it makes (the titles appear in no cell)."""
-    office = shutil.which("libreoffice") or shutil.which("soffice")
-    if office is None:
-        missing("libreoffice is missing")
-    pdftotext = shutil.which("pdftotext")
-    if pdftotext is None:
-        missing("pdftotext (poppler-utils) is missing")
+    office_program(), pdftotext_program()  # both needed before anything is done
     year = max(s_run["summary"].years)
     src = s_run["data"] / "overview" / f"{year}.xlsx"
     with zipfile.ZipFile(src) as zf:
@@ -394,25 +388,7 @@ def test_overview_charts_render_in_libreoffice(s_run, tmp_path):
             titles.append(next(el.text for el in root.iter(f"{{{DRAWING_NS}}}t")))
     assert len(charts) >= 4
     assert any("规则" in t for t in titles) and any("首两位数字" in t for t in titles)
-    subprocess.run(
-        [
-            office,
-            f"-env:UserInstallation=file://{tmp_path / 'lo-profile'}",
-            "--headless",
-            "--convert-to",
-            "pdf",
-            "--outdir",
-            str(tmp_path),
-            str(src),
-        ],
-        check=True,
-        timeout=240,
-        capture_output=True,
-    )
-    pdf = tmp_path / f"{year}.pdf"
-    text = subprocess.run(
-        [pdftotext, str(pdf), "-"], check=True, capture_output=True, text=True
-    ).stdout
+    text = pdf_text(to_pdf(src, tmp_path))
     flat = "".join(text.split())
     for title in titles:
         assert "".join(title.split()) in flat, title

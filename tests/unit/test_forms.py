@@ -7,10 +7,7 @@ from the seed text, in its order and wording).
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from datetime import date
-from pathlib import Path
 
 import polars as pl
 import pytest
@@ -21,7 +18,7 @@ from bangfu.forms import write_unit_report, write_unit_workbook
 from bangfu.forms.layouts import FORMS
 from bangfu.frames import FINDINGS_SCHEMA, METRICS_SCHEMA, sheet_schema
 from bangfu.sheets import SHEETS_BY_KEY
-from tests.support import missing
+from tests.support.office import office_program, to_pdf
 
 YEAR = 2019
 UNIT = {"unit_code": "330102", "unit_name": "上城区总工会", "level": "县", "parent_code": "330100"}
@@ -925,30 +922,12 @@ def test_report_sections_and_rule_groups(tmp_path):
 # ---------------------------------------------------------------- PDF (LibreOffice)
 @pytest.mark.office
 def test_workbook_and_report_convert_to_pdf(written, tmp_path):
-    office = shutil.which("libreoffice") or shutil.which("soffice")
-    if office is None:
-        missing("libreoffice is missing")
+    office_program()
     xlsx, _info, _wb = written
     docx = tmp_path / "report.docx"
     write_unit_report(docx, **_inputs())
-    profile = tmp_path / "lo-profile"
     for src in (xlsx, docx):
-        subprocess.run(
-            [
-                office,
-                f"-env:UserInstallation=file://{profile}",
-                "--headless",
-                "--convert-to",
-                "pdf",
-                "--outdir",
-                str(tmp_path),
-                str(src),
-            ],
-            check=True,
-            timeout=240,
-            capture_output=True,
-        )
-        pdf = tmp_path / (Path(src).stem + ".pdf")
+        pdf = to_pdf(src, tmp_path)
         assert pdf.exists() and pdf.stat().st_size > 1000
 
 

@@ -4,8 +4,6 @@ outputs, and the demo's data folder: tests/e2e/test_output_text.py."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,7 +14,7 @@ from docx.oxml.ns import qn
 
 from bangfu.forms.report import write_unit_report
 from bangfu.sentences import clause
-from tests.support import missing
+from tests.support.office import office_program, pdf_text, pdftotext_program, to_pdf
 
 UNIT = {"unit_code": "330102", "unit_name": "上城区总工会", "level": "县", "parent_code": "330100"}
 
@@ -72,31 +70,8 @@ def test_report_money_has_separators_and_stays_on_one_line(tmp_path, paid_total)
 
 @pytest.mark.office
 def test_report_money_stays_on_one_line_in_the_pdf(tmp_path):
-    office = shutil.which("libreoffice") or shutil.which("soffice")
-    pdftotext = shutil.which("pdftotext")
-    if office is None or pdftotext is None:
-        missing("libreoffice or pdftotext (poppler-utils) is missing")
+    office_program(), pdftotext_program()
     docx = _report(tmp_path, Decimal("14615912.85"))
-    subprocess.run(
-        [
-            office,
-            f"-env:UserInstallation=file://{tmp_path / 'lo-profile'}",
-            "--headless",
-            "--convert-to",
-            "pdf",
-            "--outdir",
-            str(tmp_path),
-            str(docx),
-        ],
-        check=True,
-        timeout=240,
-        capture_output=True,
-    )
-    text = subprocess.run(
-        [pdftotext, "-layout", str(tmp_path / "330102.pdf"), "-"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    text = pdf_text(to_pdf(docx, tmp_path), layout=True)
     row = next(line for line in text.splitlines() if line.strip().startswith("2019"))
     assert "14,615,912.85" in row, row
