@@ -22,7 +22,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from bangfu.forms.openpyxl_private import set_sheet_markup
-from bangfu.forms.sheet_markup import SheetMarkup, cell_value
+from bangfu.forms.sheet_markup import SheetMarkup
 from bangfu.forms.workbook import atomic_save
 from bangfu.forms.writer import save_workbook
 
@@ -183,8 +183,7 @@ def _table_sheet(wb: Workbook, title: str, frame: pl.DataFrame, headers: dict[st
     xml.row(1, [(h, head) for h in headers.values()])
     if frame.is_empty():
         xml.row(2, [("（无）", 0)])
-    for r, values in enumerate(frame.select(list(headers)).iter_rows(), start=2):
-        xml.row(r, [(cell_value(v), 0) for v in values])
+    xml.table(2, frame.select(list(headers)))
     ws.calculate_dimension = lambda ref=xml.dimension: ref  # the <dimension> openpyxl writes
     set_sheet_markup(ws, xml.markup(), None)
 
