@@ -22,7 +22,6 @@ from bangfu.benford import (
     BENFORD_MIN_N,
     BENFORD_NONCONFORMING,
 )
-from bangfu.forms.openpyxl_private import set_sheet_markup
 from bangfu.forms.sheet_markup import SheetMarkup, cell_value
 from bangfu.forms.workbook import atomic_save
 from bangfu.forms.writer import save_workbook
@@ -465,8 +464,7 @@ def write_overview_workbook(path: Path, ov: Overview) -> dict:
         ws.page_setup.paperSize = Worksheet.PAPERSIZE_A4
         ws.sheet_properties.pageSetUpPr.fitToPage = True
         ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
-        ws.calculate_dimension = lambda ref=xml.dimension: ref  # the <dimension> openpyxl writes
-        set_sheet_markup(ws, xml.markup(), None)
+        xml.finish()
         n = 0
         for chart in spec.charts:
             where = placed[chart.block]

@@ -21,7 +21,6 @@ from openpyxl.packaging.custom import StringProperty
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from bangfu.forms.openpyxl_private import set_sheet_markup
 from bangfu.forms.sheet_markup import SheetMarkup
 from bangfu.forms.workbook import atomic_save
 from bangfu.forms.writer import save_workbook
@@ -184,8 +183,7 @@ def _table_sheet(wb: Workbook, title: str, frame: pl.DataFrame, headers: dict[st
     if frame.is_empty():
         xml.row(2, [("（无）", 0)])
     xml.table(2, frame.select(list(headers)))
-    ws.calculate_dimension = lambda ref=xml.dimension: ref  # the <dimension> openpyxl writes
-    set_sheet_markup(ws, xml.markup(), None)
+    xml.finish()
 
 
 def write_quality_workbook(path: Path, report: QualityReport, digest: str | None = None) -> Path:
@@ -215,8 +213,7 @@ def write_quality_workbook(path: Path, report: QualityReport, digest: str | None
     wrap = xml.style_id((None, None, _WRAP, None))
     for r, (label, value) in enumerate(lines, start=1):
         xml.row(r, [(label, wrap), (value, 0)])
-    ws.calculate_dimension = lambda ref=xml.dimension: ref
-    set_sheet_markup(ws, xml.markup(), None)
+    xml.finish()
     _table_sheet(wb, "读入明细", report.summary, SUMMARY_COLUMNS)
     _table_sheet(wb, "隔离明细", report.quarantined, QUARANTINE_COLUMNS)
     _table_sheet(wb, "拒收文件", report.rejected, REJECTED_COLUMNS)

@@ -17,7 +17,8 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.compat import safe_string
 from openpyxl.utils import get_column_letter
 
-from bangfu.forms.writer import FORMULA_START, MAX_CELL, cell_text
+from bangfu.forms.openpyxl_private import set_sheet_markup
+from bangfu.forms.writer import FORMULA_START, MAX_CELL, cell_text, escape
 
 # cell_text over a column: what XML cannot hold (polars text holds no surrogates)
 _ILLEGAL_RE = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x{FFFE}\x{FFFF}]"
@@ -189,6 +190,11 @@ class SheetMarkup:
         """The sheet's used range, as openpyxl's ``<dimension>`` gives it."""
         return f"A1:{get_column_letter(self.max_col)}{self.last_row}"
 
+    def finish(self) -> None:
+        """Hand the rows to the sheet, with the ``<dimension>`` openpyxl would write."""
+        self.ws.calculate_dimension = lambda ref=self.dimension: ref
+        set_sheet_markup(self.ws, self.markup(), None)
+
     def markup(self) -> bytes:
         """UTF-8, the encoding of a sheet part without an XML declaration (openpyxl's lxml
         writer gives other characters as character references: the same text, several times
@@ -199,18 +205,3 @@ class SheetMarkup:
 def _escaped(text: pl.Expr) -> pl.Expr:
     """:func:`escape` over a column."""
     return text.str.replace_many(["&", "<", ">", "\r"], ["&amp;", "&lt;", "&gt;", "&#13;"])
-
-
-def escape(text: str) -> str:
-    """Text as lxml writes it (markup characters escaped, a carriage return kept as a
-    character reference). ``str.replace`` rather than ``str.translate``: several times faster
-    on Chinese text, and most text has none of these characters."""
-    if "&" in text:
-        text = text.replace("&", "&amp;")
-    if "<" in text:
-        text = text.replace("<", "&lt;")
-    if ">" in text:
-        text = text.replace(">", "&gt;")
-    if "\r" in text:
-        text = text.replace("\r", "&#13;")
-    return text

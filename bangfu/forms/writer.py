@@ -418,10 +418,10 @@ class _SheetXml:
                 return f'<c r="{ref}" s="{sid}" t="inlineStr"/>'
             space = ' xml:space="preserve"' if value != value.strip() else ""
             return (
-                f'<c r="{ref}" s="{sid}" t="inlineStr"><is><t{space}>{_escape(value)}</t></is></c>'
+                f'<c r="{ref}" s="{sid}" t="inlineStr"><is><t{space}>{escape(value)}</t></is></c>'
             )
         if data_type == "e":
-            return f'<c r="{ref}" s="{sid}" t="e"><v>{_escape(value)}</v></c>'
+            return f'<c r="{ref}" s="{sid}" t="e"><v>{escape(value)}</v></c>'
         return f'<c r="{ref}" s="{sid}" t="n"><v>{safe_string(value)}</v></c>'
 
     def sheet_data(self, plan: list[_Planned], ncols: int):
@@ -466,10 +466,17 @@ def save_workbook(wb, path) -> None:
     write_package(wb, path)
 
 
-_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
-
-
-def _escape(text: str) -> str:
+def escape(text: str) -> str:
     """Text as lxml writes it: markup characters escaped, and a carriage return kept as a
-    character reference (a parser would turn a raw one into a line feed)."""
-    return text.translate(_ESCAPES)
+    character reference (a parser would turn a raw one into a line feed). ``str.replace``
+    rather than ``str.translate``: several times faster on Chinese text, and most text has
+    none of these characters."""
+    if "&" in text:
+        text = text.replace("&", "&amp;")
+    if "<" in text:
+        text = text.replace("<", "&lt;")
+    if ">" in text:
+        text = text.replace(">", "&gt;")
+    if "\r" in text:
+        text = text.replace("\r", "&#13;")
+    return text

@@ -7,12 +7,13 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from bangfu.generate.office import soffice
 from tests.support import missing
 
 
 def office_program() -> str:
     """LibreOffice's command (a missing one fails the test under CI=true)."""
-    exe = shutil.which("libreoffice") or shutil.which("soffice")
+    exe = soffice()
     if exe is None:
         missing("libreoffice is missing", "install libreoffice-calc and libreoffice-writer")
     return exe

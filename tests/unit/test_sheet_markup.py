@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Font
 
-from bangfu.forms.openpyxl_private import set_sheet_markup
 from bangfu.forms.sheet_markup import LONG_TEXT_BYTES, SheetMarkup, cell_value
 from bangfu.forms.writer import save_workbook
 
@@ -65,8 +64,7 @@ def test_values_read_back(tmp_path):
     ws = wb.create_sheet("t")
     xml = SheetMarkup(ws)
     xml.table(1, frame)
-    ws.calculate_dimension = lambda ref=xml.dimension: ref
-    set_sheet_markup(ws, xml.markup(), None)
+    xml.finish()
     save_workbook(wb, tmp_path / "t.xlsx")
     back = load_workbook(tmp_path / "t.xlsx")["t"]
     got = [tuple(c.value for c in row) for row in back.iter_rows(max_col=2)]
