@@ -8,6 +8,12 @@ UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 VENV := .venv
 DATA ?= data
 PACKAGES := bangfu assets pipelines resources checks warehouse bench
+# pytest-xdist workers for `make test` / `make check`: whole files per worker (module fixtures
+# are built once); the session's generated data are built once for all (tests/conftest.py).
+# Files go out in collection order (end-to-end before the many short unit files), not
+# xdist's default of the most tests first, which left the two long daemon files for last.
+PYTEST_WORKERS ?= 2
+PYTEST := $(VENV)/bin/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 .PHONY: demo test check system-deps lint format ui ui-operator pictures docs bench clean
 
@@ -35,14 +41,14 @@ demo: $(VENV)/.synced
 test: system-deps $(VENV)/.synced
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/python -m pytest -q
+	$(PYTEST)
 
 # The quick loop: lint, format check and the tests that need no service, browser, office suite
 # or end-to-end run (the marks are in pyproject.toml and tests/conftest.py).
 check: $(VENV)/.synced
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/python -m pytest -q -m "not slow and not postgres and not browser and not office"
+	$(PYTEST) -m "not slow and not postgres and not browser and not office"
 
 system-deps:
 	@bash scripts/system-deps.sh

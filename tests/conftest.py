@@ -10,14 +10,23 @@ The generated data are made once per session and only read: ``s_landing`` (scale
 ``s_run`` (the whole graph over it). A test that writes takes a private copy (``s_run_copy``)
 instead of generating and running again; so do the small landing's baseline and the bad-file
 corpus's run.
+
+`make test` runs the files on two pytest-xdist workers (``-n 2 --dist loadfile``: a file's
+module fixtures stay in one process). The session's data are still built once, not once per
+worker: :func:`built_once` lets the first worker that needs one build it under a file lock and
+the other load what it left (a pickle beside the folder).
 """
 
 from __future__ import annotations
 
 import os
+import pickle
 import uuid
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+from filelock import FileLock
 from sqlalchemy import create_engine, text
 
 from tests.support import service_missing
@@ -37,10 +46,33 @@ MARKS_BY_FIXTURE = {
 }
 
 
+# The files whose tests drive `dagster-daemon run` (a daemon, its code server and every run it
+# launches, polled until they settle): the heaviest of the suite. Two of them side by side on
+# two cores slow each other (and each other's polling) down, so under xdist they form one work
+# unit, one worker runs them one after the other, and they are collected first so that the
+# other worker takes the rest meanwhile.
+DAEMON_FILES = ("tests/e2e/test_nightly.py", "tests/e2e/test_incremental.py")
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         for fixture in set(item.fixturenames) & MARKS_BY_FIXTURE.keys():
             item.add_marker(MARKS_BY_FIXTURE[fixture])
+    items.sort(key=lambda item: item.nodeid.split("::", 1)[0] not in DAEMON_FILES)
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadfile`` with :data:`DAEMON_FILES` as one work unit (other modes: xdist's)."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class DaemonFilesTogether(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = super()._split_scope(nodeid)
+            return "daemon files" if path in DAEMON_FILES else path
+
+    return DaemonFilesTogether(config, log)
 
 
 @pytest.fixture(scope="session")
@@ -74,38 +106,64 @@ def pg_url(pg_server_url) -> str:
 
 
 # ---------------------------------------------------------------- generated data, shared
+def built_once(tmp_path_factory, worker_id: str, name: str, build: Callable[[Path], object]):
+    """``build(folder)`` once per test session, whatever the number of xdist workers.
+
+    Alone (``worker_id == "master"``) it simply builds in a fresh temporary folder. Under xdist
+    the workers share the session's base folder: the first to get the lock builds there and
+    pickles the result; the others wait on the lock and unpickle it. A failed build leaves no
+    pickle, so each worker that needs it fails with its own traceback."""
+    if worker_id == "master":
+        return build(tmp_path_factory.mktemp(name))
+    shared = tmp_path_factory.getbasetemp().parent / "built_once"
+    shared.mkdir(exist_ok=True)
+    result = shared / f"{name}.pickle"
+    with FileLock(str(shared / f"{name}.lock")):
+        if result.exists():
+            return pickle.loads(result.read_bytes())
+        folder = shared / name
+        folder.mkdir()
+        value = build(folder)
+        result.write_bytes(pickle.dumps(value))
+        return value
+
+
 @pytest.fixture(scope="session")
-def s_landing(tmp_path_factory):
+def s_landing(tmp_path_factory, worker_id):
     """Scale S landing folder (seed 0, 2017–2019) with its truth in truth/. Read-only for tests."""
     from bangfu.generate.landing import generate
 
-    out = tmp_path_factory.mktemp("landing_s")
-    generate(out, scale="S", seed=0, years=(2017, 2018, 2019))
-    return out
+    def build(out: Path) -> Path:
+        generate(out, scale="S", seed=0, years=(2017, 2018, 2019))
+        return out
+
+    return built_once(tmp_path_factory, worker_id, "landing_s", build)
 
 
 @pytest.fixture(scope="session")
-def s_run(s_landing, tmp_path_factory):
+def s_run(s_landing, tmp_path_factory, worker_id):
     """The whole graph materialised over s_landing once (SQLite warehouse, local Dagster home
     inside the data folder). Read-only for tests: one that writes takes ``s_run_copy``."""
     from pipelines.runner import run_pipeline
 
-    data = tmp_path_factory.mktemp("data_s")
-    home = data / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    old = os.environ.get("DAGSTER_HOME")
-    os.environ["DAGSTER_HOME"] = str(home)
-    os.environ.pop("BANGFU_WAREHOUSE_URL", None)
-    lines: list[str] = []
-    try:
-        summary = run_pipeline(s_landing, data, echo=lines.append)
-    finally:
-        if old is None:
-            os.environ.pop("DAGSTER_HOME", None)
-        else:
-            os.environ["DAGSTER_HOME"] = old
-    return {"landing": s_landing, "data": data, "summary": summary, "log": lines, "home": home}
+    def build(data: Path) -> dict:
+        home = data / "dagster_home"
+        home.mkdir()
+        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        old = os.environ.get("DAGSTER_HOME")
+        os.environ["DAGSTER_HOME"] = str(home)
+        os.environ.pop("BANGFU_WAREHOUSE_URL", None)
+        lines: list[str] = []
+        try:
+            summary = run_pipeline(s_landing, data, echo=lines.append)
+        finally:
+            if old is None:
+                os.environ.pop("DAGSTER_HOME", None)
+            else:
+                os.environ["DAGSTER_HOME"] = old
+        return {"landing": s_landing, "data": data, "summary": summary, "log": lines, "home": home}
+
+    return built_once(tmp_path_factory, worker_id, "data_s", build)
 
 
 @pytest.fixture
@@ -122,52 +180,65 @@ def s_run_copy(s_run, tmp_path, monkeypatch):
 
 # ---------------------------------------------------------------- the fault tests' small run
 @pytest.fixture(scope="session")
-def small_landing(s_landing, tmp_path_factory):
+def small_landing(s_landing, tmp_path_factory, worker_id):
     """s_landing cut down to 2019 and four units (province, city, two counties)."""
     from tests.support.faultkit import subset_landing
 
-    return subset_landing(s_landing, tmp_path_factory.mktemp("landing_small") / "landing")
+    return built_once(
+        tmp_path_factory,
+        worker_id,
+        "landing_small",
+        lambda folder: subset_landing(s_landing, folder / "landing"),
+    )
 
 
 @pytest.fixture(scope="session")
-def small_baseline(small_landing, tmp_path_factory) -> dict:
+def small_baseline(small_landing, tmp_path_factory, worker_id) -> dict:
     """One uninterrupted run over small_landing (SQLite warehouse): what every fault test
     compares to. Read-only: a test that runs again copies it (tests.support.runs)."""
     from tests.support.faultkit import run_in_process, snapshot
 
-    data = tmp_path_factory.mktemp("baseline_small") / "data"
-    summary, lines = run_in_process(small_landing, data)
-    assert summary.ok, (summary.failures, summary.failed_stages, lines)
-    return {"data": data, "snapshot": snapshot(data), "summary": summary}
+    def build(folder: Path) -> dict:
+        data = folder / "data"
+        summary, lines = run_in_process(small_landing, data)
+        assert summary.ok, (summary.failures, summary.failed_stages, lines)
+        return {"data": data, "snapshot": snapshot(data), "summary": summary}
+
+    return built_once(tmp_path_factory, worker_id, "baseline_small", build)
 
 
 # ---------------------------------------------------------------- the bad-file corpus
 @pytest.fixture(scope="session")
-def bad_corpus(tmp_path_factory):
+def bad_corpus(tmp_path_factory, worker_id):
     """tests/support/badfiles.py's corpus (its own landing: scale S, 2018–2019, half the
     ledgers as CSV folders). Read-only for tests."""
     from tests.support import badfiles as B
 
-    root = tmp_path_factory.mktemp("bad_corpus")
-    B.generate_base(root / "landing")
-    return B.build_corpus(root / "landing", root / "outside")
+    def build(root: Path):
+        B.generate_base(root / "landing")
+        return B.build_corpus(root / "landing", root / "outside")
+
+    return built_once(tmp_path_factory, worker_id, "bad_corpus", build)
 
 
 @pytest.fixture(scope="session")
-def bad_run(bad_corpus, tmp_path_factory) -> dict:
-    """`bangfu run` over the corpus, once, in this process (Dagster home inside the data folder,
-    as `make demo` has it): exit status, stdout, stderr, the files it opened of the symlink's
-    target and the time it took. Read-only: a test that runs again copies the data folder."""
+def bad_run(bad_corpus, tmp_path_factory, worker_id) -> dict:
+    """`bangfu run` over the corpus, once (Dagster home inside the data folder, as `make demo`
+    has it): exit status, stdout, stderr, the files it opened of the symlink's target and the
+    time it took. Read-only: a test that runs again copies the data folder."""
     from tests.support import badfiles as B
 
-    data = tmp_path_factory.mktemp("bad_run") / "data"
-    link = bad_corpus.by_kind("symlink_outside")
-    res = B.run_cli(
-        ["run", "--landing", str(bad_corpus.landing), "--data", str(data)],
-        data / "dagster_home",
-        watch=[bad_corpus.outside, bad_corpus.landing / link.path],
-    )
-    return {**res, "data": data, "home": data / "dagster_home"}
+    def build(folder: Path) -> dict:
+        data = folder / "data"
+        link = bad_corpus.by_kind("symlink_outside")
+        res = B.run_cli(
+            ["run", "--landing", str(bad_corpus.landing), "--data", str(data)],
+            data / "dagster_home",
+            watch=[bad_corpus.outside, bad_corpus.landing / link.path],
+        )
+        return {**res, "data": data, "home": data / "dagster_home"}
+
+    return built_once(tmp_path_factory, worker_id, "bad_run", build)
 
 
 @pytest.fixture(autouse=True)

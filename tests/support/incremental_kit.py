@@ -35,24 +35,22 @@ def drop_archive_rows(landing: Path, year: int, unit: str, n: int = 5) -> None:
 
 
 def workbook_values(path: Path) -> dict[str, list[tuple]]:
-    """Every sheet's cell values, but the hidden identification's time of writing (it differs
-    by design between runs)."""
-    from openpyxl import load_workbook
+    """Every sheet's cell values as text, row by row over the sheet's used range, but the hidden
+    identification's time of writing (it differs by design between runs). Read by calamine
+    (fastexcel), as the ledgers are: the comparisons read both runs' files alike, and calamine
+    reads them many times faster than openpyxl (docs/PERFORMANCE.md, the test suite)."""
+    import fastexcel
 
     from bangfu.forms.review_sheets import IDENT_SHEET
 
-    wb = load_workbook(path, read_only=True, data_only=True)
-    try:
-        return {
-            ws.title: [
-                tuple(r)
-                for r in ws.iter_rows(values_only=True)
-                if not (ws.title == IDENT_SHEET and r and r[0] == "written_at")
-            ]
-            for ws in wb
-        }
-    finally:
-        wb.close()
+    reader = fastexcel.read_excel(str(path))
+    out = {}
+    for name in reader.sheet_names:
+        rows = reader.load_sheet(name, header_row=None, dtypes="string").to_polars().rows()
+        if name == IDENT_SHEET:
+            rows = [r for r in rows if not (r and r[0] == "written_at")]
+        out[name] = rows
+    return out
 
 
 def report_text(path: Path) -> list[str]:

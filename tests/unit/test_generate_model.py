@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 import polars as pl
 import pytest
@@ -53,18 +52,11 @@ YEARS = (2017, 2018, 2019)
 
 @pytest.fixture(scope="module")
 def s0():
-    t = time.perf_counter()
-    sc = build_scenario("S", seed=0, years=YEARS)
-    sc.build_seconds = time.perf_counter() - t
-    return sc
+    return build_scenario("S", seed=0, years=YEARS)
 
 
 def test_registry_covers_every_rule():
     assert set(PLANTERS) == RULE_CODES
-
-
-def test_build_time_small(s0):
-    assert s0.build_seconds < 30
 
 
 def test_reproducible(s0):
@@ -264,9 +256,7 @@ def test_clean_archive_dates_and_status(s0):
 
 @pytest.mark.slow
 def test_scale_m_builds():
-    t = time.perf_counter()
     sc = build_scenario("M", seed=0)
-    assert time.perf_counter() - t < 600
     assert 80 <= sc.units.height <= 120
     n = sum(sh["payments"].height for (y, _), sh in sc.ledgers.items() if y == 2018)
     assert n > 150_000
