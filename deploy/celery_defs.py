@@ -31,7 +31,7 @@ def celery_defs() -> dg.Definitions:
     """build_defs() from the environment (as pipelines.definitions.defs), celery as executor."""
     data = os.environ.get("BANGFU_DATA", "data")
     landing = os.environ.get("BANGFU_LANDING", str(Path(data) / "landing"))
-    return dg.Definitions.merge(build_defs(landing, data), dg.Definitions(executor=celery_executor))
+    return build_defs(landing, data, executor=celery_executor)
 
 
 def celery_run_config(broker: str | None = None) -> dict:

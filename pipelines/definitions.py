@@ -46,10 +46,18 @@ def warehouse_resource(data: str) -> WarehouseResource:
     return WarehouseResource(data_path=data, url=url)
 
 
-def build_defs(landing: str | Path, data: str | Path) -> dg.Definitions:
-    """The one place the graph is put together (``defs`` below, `bangfu run`, the tests)."""
+def build_defs(
+    landing: str | Path, data: str | Path, executor: dg.ExecutorDefinition | None = None
+) -> dg.Definitions:
+    """The one place the graph is put together (``defs`` below, `bangfu run`, the tests).
+
+    Runs the daemon or the UI launches execute their steps in the run's own process, as `bangfu
+    run` does (``executor``, default in-process; deploy/celery_defs.py passes celery's). Dagster's
+    own default would start a process per step, each importing the code location again, and the
+    stages parallelise their work themselves (the ingestion's worker pool)."""
     data = str(Path(data).resolve())
     return dg.Definitions(
+        executor=executor or dg.in_process_executor,
         assets=with_column_schemas(
             # the external spec that the year stage reports on (load_assets_from_modules
             # collects executable assets only)

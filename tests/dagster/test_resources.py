@@ -87,3 +87,14 @@ def test_warehouse_url_comes_through_envvar(tmp_path, monkeypatch):
     assert dg.materialize([uses_warehouse], resources={"warehouse": resource}).success
     assert seen["warehouse"].url == url
     assert (tmp_path / "elsewhere.db").exists() and not (tmp_path / "data").exists()
+
+
+def test_launched_runs_execute_their_steps_in_the_run_process():
+    """Runs the daemon or the UI launch use the in-process executor, as `bangfu run` does (not
+    Dagster's default of a process per step); the celery code location keeps celery's."""
+    from pipelines.definitions import defs
+    from pipelines.jobs import JOBS
+
+    assert JOBS
+    for job in JOBS:
+        assert defs.resolve_job_def(job.name).executor_def is dg.in_process_executor, job.name
