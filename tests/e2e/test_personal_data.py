@@ -268,11 +268,16 @@ def test_data_folder_is_private(pd):
     assert _mode(data) == 0o700
     bad = []
     for p in sorted(data.rglob("*")):
-        if p.is_symlink():
+        try:
+            if p.is_symlink():
+                continue
+            want, mode = (0o700 if p.is_dir() else 0o600), _mode(p)
+        except FileNotFoundError:
+            # SQLite's -shm / -wal files go when the last connection to the warehouse closes,
+            # which may be between the listing and the look: a file that is gone holds nothing
             continue
-        want = 0o700 if p.is_dir() else 0o600
-        if _mode(p) != want:
-            bad.append(f"{oct(_mode(p))} {p.relative_to(data)}")
+        if mode != want:
+            bad.append(f"{oct(mode)} {p.relative_to(data)}")
     assert bad == [], bad[:20]
 
 
