@@ -111,8 +111,9 @@ def built_once(tmp_path_factory, worker_id: str, name: str, build: Callable[[Pat
 
     Alone (``worker_id == "master"``) it simply builds in a fresh temporary folder. Under xdist
     the workers share the session's base folder: the first to get the lock builds there and
-    pickles the result; the others wait on the lock and unpickle it. A failed build leaves no
-    pickle, so each worker that needs it fails with its own traceback."""
+    pickles the result; the others wait on the lock and unpickle it. A failed build leaves its
+    folder and no pickle: the build's traceback is in the report of the worker that ran it, and
+    the other worker's tests that need it fail saying so."""
     if worker_id == "master":
         return build(tmp_path_factory.mktemp(name))
     shared = tmp_path_factory.getbasetemp().parent / "built_once"
@@ -122,6 +123,10 @@ def built_once(tmp_path_factory, worker_id: str, name: str, build: Callable[[Pat
         if result.exists():
             return pickle.loads(result.read_bytes())
         folder = shared / name
+        if folder.exists():
+            raise RuntimeError(
+                f"{name}: the other xdist worker's build of it failed (see its error)"
+            )
         folder.mkdir()
         value = build(folder)
         result.write_bytes(pickle.dumps(value))
