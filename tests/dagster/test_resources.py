@@ -91,7 +91,8 @@ def test_warehouse_url_comes_through_envvar(tmp_path, monkeypatch):
 
 def test_launched_runs_execute_their_steps_in_the_run_process():
     """Runs the daemon or the UI launch use the in-process executor, as `bangfu run` does (not
-    Dagster's default of a process per step); the celery code location keeps celery's."""
+    Dagster's default of a process per step). The celery code location's executor is tested by
+    test_celery, which runs a job on celery workers."""
     from pipelines.definitions import defs
     from pipelines.jobs import JOBS
 
