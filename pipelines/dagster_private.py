@@ -6,7 +6,9 @@ release changes what is relied on here:
 
 - :class:`BatchingSqliteEventLogStorage`: the SQLite event log writing a batch of one run's
   asset events in one transaction per database (``SqliteEventLogStorage``'s private
-  ``_store_asset_event_tags`` / ``_store_asset_event``), see pipelines.storage.
+  ``_store_asset_event_tags`` / ``_store_asset_event``), and keeping one engine per database
+  file instead of building one for every connection (its private ``_connect``, ``_db_lock``,
+  ``_initdb`` and ``_initialized_dbs``), see pipelines.storage.
 - :func:`add_partition_metadata_at_once`: a ranged run's per-partition metadata put into the
   step's metadata accumulator in one pass (``step._metadata_accumulator``).
 - :func:`defs_state_storage`: Dagster's "current" definitions-state storage pointed at an
@@ -18,6 +20,7 @@ release changes what is relied on here:
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -31,12 +34,15 @@ from dagster._core.execution.context.metadata_logging import (
 )
 from dagster._core.storage.defs_state.base import set_defs_state_storage
 from dagster._core.storage.event_log import SqliteEventLogStorage
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import SQLITE_BUSY_TIMEOUT_SECONDS
 from dagster._core.storage.sqlalchemy_compat import db_result
 from dagster._core.storage.tags import (  # the tags of a partitioned run (not exported)
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
     PARTITION_NAME_TAG,
 )
+from sqlalchemy import Connection, Engine, create_engine
+from sqlalchemy.pool import NullPool
 
 __all__ = [
     "ASSET_PARTITION_RANGE_END_TAG",
@@ -54,12 +60,53 @@ BATCHED_KINDS = (
 )
 
 
+# engines kept per event log storage: the index database, and the databases of the last runs
+KEPT_ENGINES = 8
+
+
 class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
-    """SqliteEventLogStorage whose ``store_event_batch`` writes an asset-event batch at once."""
+    """SqliteEventLogStorage whose ``store_event_batch`` writes an asset-event batch at once,
+    and which keeps the engine of each database file it connects to."""
+
+    def __init__(self, base_dir: str, inst_data=None):
+        self._engines: OrderedDict[str, Engine] = OrderedDict()  # before the parent's indexing
+        super().__init__(base_dir, inst_data)
 
     @classmethod
     def from_config_value(cls, inst_data, config_value):  # the parent names its own class
         return cls(inst_data=inst_data, **config_value)
+
+    def dispose(self) -> None:
+        super().dispose()
+        while self._engines:
+            self._engines.popitem()[1].dispose()
+
+    @contextmanager
+    def _connect(self, shard: str) -> Iterator[Connection]:
+        # As SqliteEventLogStorage._connect, but the engine of a shard is built once, not once
+        # per connection (a run stores every event with two or three connections, and building
+        # an engine costs ten times a NullPool connection). NullPool: no connection is kept open
+        # between uses, as before. The last KEPT_ENGINES shards are kept (the index, the runs
+        # of the moment): a long-lived daemon or webserver sees one new shard per run.
+        with self._db_lock:
+            engines = self._engines
+            engine = engines.get(shard)
+            if engine is None:
+                engine = create_engine(
+                    self.conn_string_for_shard(shard),
+                    poolclass=NullPool,
+                    connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS},
+                )
+                engines[shard] = engine
+                while len(engines) > KEPT_ENGINES:
+                    engines.popitem(last=False)[1].dispose()
+            else:
+                engines.move_to_end(shard)
+            if shard not in self._initialized_dbs:
+                self._initdb(engine)
+                self._initialized_dbs.add(shard)
+            with engine.connect() as conn, conn.begin():
+                yield conn
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
         kinds = {e.dagster_event_type for e in events}

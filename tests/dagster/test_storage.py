@@ -119,3 +119,35 @@ def test_dagster_home_upgrades_the_old_minimal_config(tmp_path, monkeypatch):
     (home / "dagster.yaml").write_text(custom)
     dagster_home(tmp_path)
     assert (home / "dagster.yaml").read_text() == custom  # a user's own config stands
+
+
+def test_one_engine_per_database_file_and_only_the_last_ones_kept(homes, monkeypatch):
+    """The storage builds one engine per database file (the index, each run's), not one per
+    connection as Dagster's SQLite storage does, and keeps only the last KEPT_ENGINES."""
+    import pipelines.dagster_private as private
+
+    _plain, batching = homes
+    built: list[str] = []
+    real = private.create_engine
+
+    def counting(url, **kwargs):
+        built.append(str(url))
+        return real(url, **kwargs)
+
+    monkeypatch.setattr(private, "create_engine", counting)
+    monkeypatch.setattr(private, "KEPT_ENGINES", 3)
+    instance = _ranged_run(batching, monkeypatch, batch=True)
+    storage = instance.event_log_storage
+    assert isinstance(storage, BatchingSqliteEventLogStorage)
+    (run,) = instance.get_runs()
+    # a dozen partitions' events went through many connections; one engine per file
+    assert sorted(set(built)) == sorted(built)
+    assert any(u.endswith(f"{run.run_id}.db") for u in built)
+    assert any(u.endswith("index.db") for u in built)
+    assert len(storage.get_logs_for_run(run.run_id)) > 12
+    for i in range(4):  # four more shards: the oldest are let go
+        with storage.run_connection(f"other{i}"):
+            pass
+    assert list(storage._engines) == ["other1", "other2", "other3"]
+    storage.dispose()
+    assert not storage._engines
