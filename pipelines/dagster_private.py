@@ -7,8 +7,9 @@ release changes what is relied on here:
 - :class:`BatchingSqliteEventLogStorage`: the SQLite event log writing a batch of one run's
   asset events in one transaction per database (``SqliteEventLogStorage``'s private
   ``_store_asset_event_tags`` / ``_store_asset_event``), and keeping one engine per database
-  file instead of building one for every connection (its private ``_connect``, ``_db_lock``,
-  ``_initdb`` and ``_initialized_dbs``), see pipelines.storage.
+  file, the file held open, instead of building an engine for every connection and closing
+  the file after it (its private ``_connect``, ``_db_lock``, ``_initdb`` and
+  ``_initialized_dbs``), see pipelines.storage.
 - :func:`add_partition_metadata_at_once`: a ranged run's per-partition metadata put into the
   step's metadata accumulator in one pass (``step._metadata_accumulator``).
 - :func:`defs_state_storage`: Dagster's "current" definitions-state storage pointed at an
@@ -20,6 +21,7 @@ release changes what is relied on here:
 
 from __future__ import annotations
 
+import sqlite3
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -41,7 +43,7 @@ from dagster._core.storage.tags import (  # the tags of a partitioned run (not e
     ASSET_PARTITION_RANGE_START_TAG,
     PARTITION_NAME_TAG,
 )
-from sqlalchemy import Connection, Engine, create_engine
+from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.pool import NullPool
 
 __all__ = [
@@ -60,52 +62,85 @@ BATCHED_KINDS = (
 )
 
 
-# engines kept per event log storage: the index database, and the databases of the last runs
+# databases kept open per event log storage: the index, and those of the last runs
 KEPT_ENGINES = 8
+
+
+def _synchronous_normal(dbapi_connection, _record) -> None:
+    # WAL (Dagster's mode for these files) with NORMAL: a commit no longer waits for the disk;
+    # a power cut can lose the last events, never corrupt the file (as the warehouse's SQLite).
+    dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+
+
+class _Shard:
+    """One database file's engine, and a connection held open beside it: while one is open,
+    closing another is not closing the file's last connection, which in WAL mode checkpoints
+    the log into the database and deletes it — each time, for every event stored."""
+
+    def __init__(self, url: str):
+        self.engine = create_engine(
+            url, poolclass=NullPool, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}
+        )
+        event.listen(self.engine, "connect", _synchronous_normal)
+        self.anchor = None
+
+    def hold_open(self, path: str) -> None:
+        if self.anchor is None:
+            # closed from whichever thread evicts or disposes of it; never used otherwise
+            self.anchor = sqlite3.connect(path, check_same_thread=False)
+            self.anchor.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+
+    def close(self) -> None:
+        if self.anchor is not None:
+            self.anchor.close()
+            self.anchor = None
+        self.engine.dispose()
 
 
 class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
     """SqliteEventLogStorage whose ``store_event_batch`` writes an asset-event batch at once,
-    and which keeps the engine of each database file it connects to."""
+    and which keeps each database file it writes open (:class:`_Shard`)."""
 
     def __init__(self, base_dir: str, inst_data=None):
-        self._engines: OrderedDict[str, Engine] = OrderedDict()  # before the parent's indexing
+        self._shards: OrderedDict[str, _Shard] = OrderedDict()  # before the parent's indexing
         super().__init__(base_dir, inst_data)
 
     @classmethod
     def from_config_value(cls, inst_data, config_value):  # the parent names its own class
         return cls(inst_data=inst_data, **config_value)
 
+    def _release(self) -> None:
+        with self._db_lock:
+            while self._shards:
+                self._shards.popitem()[1].close()
+
     def dispose(self) -> None:
         super().dispose()
-        while self._engines:
-            self._engines.popitem()[1].dispose()
+        self._release()
+
+    def wipe(self) -> None:
+        self._release()  # the files are deleted: hold none of them open
+        super().wipe()
 
     @contextmanager
     def _connect(self, shard: str) -> Iterator[Connection]:
-        # As SqliteEventLogStorage._connect, but the engine of a shard is built once, not once
-        # per connection (a run stores every event with two or three connections, and building
-        # an engine costs ten times a NullPool connection). NullPool: no connection is kept open
-        # between uses, as before. The last KEPT_ENGINES shards are kept (the index, the runs
-        # of the moment): a long-lived daemon or webserver sees one new shard per run.
+        # As SqliteEventLogStorage._connect (a NullPool connection in a transaction, the file
+        # initialised at first use), but the engine of a file is built once, not once per
+        # connection, and the file is held open between connections (_Shard). The last
+        # KEPT_ENGINES files are kept: a long-lived daemon or webserver sees a new one per run.
         with self._db_lock:
-            engines = self._engines
-            engine = engines.get(shard)
-            if engine is None:
-                engine = create_engine(
-                    self.conn_string_for_shard(shard),
-                    poolclass=NullPool,
-                    connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS},
-                )
-                engines[shard] = engine
-                while len(engines) > KEPT_ENGINES:
-                    engines.popitem(last=False)[1].dispose()
+            kept = self._shards.get(shard)
+            if kept is None:
+                kept = self._shards[shard] = _Shard(self.conn_string_for_shard(shard))
+                while len(self._shards) > KEPT_ENGINES:
+                    self._shards.popitem(last=False)[1].close()
             else:
-                engines.move_to_end(shard)
+                self._shards.move_to_end(shard)
             if shard not in self._initialized_dbs:
-                self._initdb(engine)
+                self._initdb(kept.engine)
                 self._initialized_dbs.add(shard)
-            with engine.connect() as conn, conn.begin():
+            kept.hold_open(self.path_for_shard(shard))
+            with kept.engine.connect() as conn, conn.begin():
                 yield conn
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:

@@ -121,9 +121,11 @@ def test_dagster_home_upgrades_the_old_minimal_config(tmp_path, monkeypatch):
     assert (home / "dagster.yaml").read_text() == custom  # a user's own config stands
 
 
-def test_one_engine_per_database_file_and_only_the_last_ones_kept(homes, monkeypatch):
+def test_one_engine_per_database_file_held_open_and_only_the_last_ones_kept(homes, monkeypatch):
     """The storage builds one engine per database file (the index, each run's), not one per
-    connection as Dagster's SQLite storage does, and keeps only the last KEPT_ENGINES."""
+    connection as Dagster's SQLite storage does; holds the file open, so that closing a
+    connection does not checkpoint and delete its write-ahead log each time; commits without
+    waiting for the disk (synchronous NORMAL); keeps only the last KEPT_ENGINES files."""
     import pipelines.dagster_private as private
 
     _plain, batching = homes
@@ -145,9 +147,14 @@ def test_one_engine_per_database_file_and_only_the_last_ones_kept(homes, monkeyp
     assert any(u.endswith(f"{run.run_id}.db") for u in built)
     assert any(u.endswith("index.db") for u in built)
     assert len(storage.get_logs_for_run(run.run_id)) > 12
+    run_db = storage.path_for_shard(run.run_id)
+    assert os.path.exists(run_db + "-wal")  # the log stays between connections
+    with storage.run_connection(run.run_id) as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
     for i in range(4):  # four more shards: the oldest are let go
         with storage.run_connection(f"other{i}"):
             pass
-    assert list(storage._engines) == ["other1", "other2", "other3"]
+    assert list(storage._shards) == ["other1", "other2", "other3"]
     storage.dispose()
-    assert not storage._engines
+    assert not storage._shards
+    assert not os.path.exists(run_db + "-wal")  # the last close checkpointed it
