@@ -66,6 +66,14 @@ def _normalise_url(url: str) -> str:
     return u.render_as_string(hide_password=False)
 
 
+def frame_of_rows(rows: Sequence[tuple], columns: list[str]) -> pl.DataFrame:
+    """The frame of fetched rows, built column by column: each column's type inferred over all
+    its values, as ``pl.DataFrame(rows, orient="row", infer_schema_length=None)`` infers it,
+    several times faster than building it row by row."""
+    values = map(list, zip(*rows, strict=True))  # every row has every column
+    return pl.DataFrame(dict(zip(columns, values, strict=True)), strict=False)
+
+
 @dataclass
 class Warehouse:
     url: str
@@ -171,8 +179,7 @@ class Warehouse:
             cols = list(result.keys())
         if not rows:
             return pl.DataFrame(schema={c: pl.String for c in cols}).clear()
-        # Row-oriented construction straight from the tuples: no dict per row.
-        frame = pl.DataFrame(rows, schema=cols, orient="row", infer_schema_length=None)
+        frame = frame_of_rows(rows, cols)
         lead = [c for c in _READ_ORDER.get(table.name, ()) if c in cols]
         return frame.sort([*lead, *(c for c in cols if c not in lead)], nulls_last=True)
 

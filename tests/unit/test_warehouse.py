@@ -120,3 +120,30 @@ def test_password_never_in_repr():
     w = Warehouse("postgresql+psycopg2://auditor:s3cret@db.example/bangfu")
     assert "s3cret" not in repr(w)
     assert "s3cret" not in safe_url(w.url)
+
+
+def test_frame_of_rows_infers_each_column_as_the_row_wise_frame_does():
+    """Warehouse.read builds its frame column by column; the types are those the row-wise
+    construction over every row gives (a float after many ints, None first, decimals, time
+    zones, all-null columns)."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from warehouse.store import frame_of_rows
+
+    columns = {
+        "ints": [None, 1, 2] + [3] * 200,
+        "late_float": [1] * 200 + [None, 2.5, 3],
+        "money": [Decimal("1.10"), None, Decimal("2.5")] + [Decimal("12345678901234.25")] * 200,
+        "stamp": [dt.datetime(2020, 1, 1, tzinfo=dt.UTC), None] + [None] * 201,
+        "flag": [True, None, False] + [True] * 200,
+        "text": [None, "甲", "b"] + ["c"] * 200,
+        "nothing": [None] * 203,
+    }
+    names = list(columns)
+    rows = list(zip(*columns.values(), strict=True))
+    built = frame_of_rows(rows, names)
+    reference = pl.DataFrame(rows, schema=names, orient="row", infer_schema_length=None)
+    assert built.schema == reference.schema
+    assert built.equals(reference)
+    assert built.schema["late_float"] == pl.Float64 and built["late_float"][-1] == 3.0
