@@ -44,7 +44,7 @@ from pipelines.home import instance_yaml
 from tests.support import REPO as ROOT
 from tests.support import free_port, missing
 from tests.support.personal import HEX_RUN, MOBILE, WHOLE_ID
-from tests.support.runs import copy_data
+from tests.support.runs import copy_data, copy_folder
 from warehouse import tables
 from warehouse.store import Warehouse, default_url
 
@@ -211,7 +211,7 @@ def site(s_run, tmp_path_factory):
     data = root / "data"
     data.mkdir(mode=0o700)
     home = data / "dagster_home"
-    shutil.copytree(s_run["home"], home)
+    copy_folder(s_run["home"], home)
     (home / "dagster.yaml").write_text(instance_yaml(home) + QUEUED_RUNS)
     env = ui_env(data, s_run["landing"])
     ops_env = {**env, "BANGFU_DATA": str(data), "DAGSTER_HOME": str(home)}

@@ -4,15 +4,15 @@ scratch (every workbook's cell values, every report's text)."""
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 ARCHIVE_CSV = "困难职工档案.csv"
 
 
 def copy_tree(src: Path, dst: Path) -> Path:
-    shutil.copytree(src, dst, symlinks=True)
-    return dst
+    from tests.support.runs import copy_folder
+
+    return copy_folder(src, dst)
 
 
 def csv_county(landing: Path, year: int) -> str:

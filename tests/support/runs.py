@@ -8,12 +8,47 @@ one file names an absolute path that matters: the home's dagster.yaml, whose eve
 record its runs in its own run storage but their events in the ORIGINAL's event log, so the
 copy gets a dagster.yaml of its own. (The rest — the SQLite warehouse, Parquet, the Dagster
 databases' records of past runs — is found relative to the folder, or is only history.)
+
+SQLite files are copied through SQLite's backup API, never byte by byte with their ``-wal`` and
+``-shm`` files: those come and go with every connection that opens and closes the database
+(another test reading the session's run on the other xdist worker), so a plain copy could
+find one listed and then gone, or copy a database without the log that completes it.
 """
 
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from pathlib import Path
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def _copy_file(src: str, dst: str) -> str:
+    with open(src, "rb") as f:
+        is_sqlite = f.read(len(SQLITE_HEADER)) == SQLITE_HEADER
+    if not is_sqlite:
+        return shutil.copy2(src, dst)
+    source = sqlite3.connect(src)
+    target = sqlite3.connect(dst)
+    try:
+        source.backup(target)  # a consistent copy, with what the -wal holds
+    finally:
+        target.close()
+        source.close()
+    shutil.copymode(src, dst)
+    return dst
+
+
+def copy_folder(src: Path, dst: Path) -> Path:
+    """``src`` copied to ``dst`` (symbolic links kept), SQLite databases whole and consistent."""
+
+    def side_files(_folder, names):
+        return [n for n in names if n.endswith(SQLITE_SIDE_FILES)]
+
+    shutil.copytree(src, dst, symlinks=True, ignore=side_files, copy_function=_copy_file)
+    return dst
 
 
 def copy_data(src: Path, dst: Path) -> Path:
@@ -21,7 +56,7 @@ def copy_data(src: Path, dst: Path) -> Path:
     copy's home pointing at itself. Returns ``dst``."""
     from pipelines.home import instance_yaml
 
-    shutil.copytree(src, dst, symlinks=True)
+    copy_folder(src, dst)
     cfg = dst / "dagster_home" / "dagster.yaml"
     if cfg.exists():
         was = cfg.read_text(encoding="utf-8")

@@ -147,3 +147,28 @@ def test_frame_of_rows_infers_each_column_as_the_row_wise_frame_does():
     assert built.schema == reference.schema
     assert built.equals(reference)
     assert built.schema["late_float"] == pl.Float64 and built["late_float"][-1] == 3.0
+
+
+def test_copy_folder_copies_a_database_with_what_its_log_holds(tmp_path):
+    """The tests' copy of a run's data folder (tests.support.runs.copy_folder): a database whose
+    last writes are still in its -wal (a connection is open) is copied whole, without the
+    -wal and -shm files, which other connections create and delete as they come and go."""
+    import sqlite3
+
+    from tests.support.runs import copy_folder
+
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    (src / "sub" / "note.txt").write_text("甲", encoding="utf-8")
+    held = sqlite3.connect(src / "w.db")
+    held.execute("PRAGMA journal_mode=WAL")
+    held.execute("CREATE TABLE t (x)")
+    held.executemany("INSERT INTO t VALUES (?)", [(i,) for i in range(100)])
+    held.commit()
+    assert (src / "w.db-wal").exists()  # the rows are in the log, not yet in the file
+    copied = copy_folder(src, tmp_path / "dst")
+    held.close()
+    assert sorted(p.name for p in copied.rglob("*")) == ["note.txt", "sub", "w.db"]
+    assert (copied / "sub" / "note.txt").read_text(encoding="utf-8") == "甲"
+    with sqlite3.connect(copied / "w.db") as db:
+        assert db.execute("SELECT count(*), sum(x) FROM t").fetchone() == (100, 4950)
