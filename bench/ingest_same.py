@@ -6,23 +6,23 @@ For a restructure that must change no behaviour: each tree (this checkout, and `
 e.g. ``git archive main | tar -x -C /tmp/old``) ingests the landing in a child process of its
 own (reference files, then every (year, unit) partition through
 ``bangfu.ingest.ingest_partitions`` into a fresh lake and SQLite warehouse); then every lake
-Parquet file is compared as a frame and every warehouse table row for row (time stamps and
+Parquet file is compared as a frame and every warehouse table row for row, as bench.same_run
+compares them (the columns both trees have; time stamps and
 surrogate ids left out). Exit status 0 when all are equal, 1 otherwise (the differences named).
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from bench.same_run import lake_differences, tree_parser, verdict, warehouse_differences
+
 HERE = Path(__file__).resolve().parent.parent
-STAMPS = {"ingested_at", "rejected_at", "id"}
 
 CHILD = """
 import sys
@@ -61,44 +61,19 @@ def ingest(tree: Path, landing: Path, out: Path) -> None:
 
 
 def differences(a: Path, b: Path) -> list[str]:
-    import polars as pl
-
-    out: list[str] = []
-    files_a = {p.relative_to(a / "lake") for p in (a / "lake").rglob("*.parquet")}
-    files_b = {p.relative_to(b / "lake") for p in (b / "lake").rglob("*.parquet")}
-    out += [f"lake file in one tree only: {p}" for p in sorted(files_a ^ files_b)]
-    for p in sorted(files_a & files_b):
-        if not pl.read_parquet(a / "lake" / p).equals(pl.read_parquet(b / "lake" / p)):
-            out.append(f"lake file differs: {p}")
-    ca, cb = sqlite3.connect(a / "warehouse.db"), sqlite3.connect(b / "warehouse.db")
-    tables = [r[0] for r in ca.execute("select name from sqlite_master where type='table'")]
-    for t in tables:
-        cols = [r[1] for r in ca.execute(f"pragma table_info({t})") if r[1] not in STAMPS]
-        q = f"select {', '.join(cols)} from {t} order by {', '.join(cols)}"
-        ra, rb = ca.execute(q).fetchall(), cb.execute(q).fetchall()
-        if ra != rb:
-            out.append(f"warehouse table {t}: {len(ra)} rows against {len(rb)}, not equal")
-        elif ra:
-            print(f"  {t}: {len(ra)} rows equal")
-    print(f"  lake: {len(files_a & files_b)} files compared")
-    return out
+    """Lake files and warehouse tables, compared as bench.same_run compares them."""
+    return lake_differences(a / "lake", b / "lake") + warehouse_differences(
+        a / "warehouse.db", b / "warehouse.db"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench.ingest_same", description=__doc__)
-    ap.add_argument("--other", type=Path, required=True, help="the other code tree")
-    ap.add_argument("--landing", type=Path, required=True)
-    ap.add_argument("--scratch", type=Path, default=None)
-    args = ap.parse_args(argv)
+    args = tree_parser("python -m bench.ingest_same", __doc__).parse_args(argv)
     scratch = args.scratch or Path(tempfile.mkdtemp(prefix="bangfu-ingest-same-"))
     for name, tree in (("this", HERE), ("other", args.other.resolve())):
         print(f"ingesting {args.landing} with {tree} …")
         ingest(tree, args.landing.resolve(), scratch / name)
-    diffs = differences(scratch / "other", scratch / "this")
-    for d in diffs:
-        print("DIFFERS:", d)
-    print("same" if not diffs else f"{len(diffs)} difference(s)")
-    return 1 if diffs else 0
+    return verdict(differences(scratch / "other", scratch / "this"))
 
 
 if __name__ == "__main__":

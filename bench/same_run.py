@@ -35,9 +35,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from bench.ingest_same import STAMPS
-
 HERE = Path(__file__).resolve().parent.parent
+STAMPS = {"ingested_at", "rejected_at", "id"}
 # Written at each run by design (run ids, times of writing, the Dagster instance).
 SKIP_TABLE_COLUMNS = STAMPS | {"run_id", "written_at", "computed_at", "created_at", "updated_at"}
 
@@ -228,11 +227,17 @@ def output_differences(a: Path, b: Path) -> list[str]:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench.same_run", description=__doc__)
+def tree_parser(prog: str, description: str | None) -> argparse.ArgumentParser:
+    """The options of a comparison of two code trees over one landing folder."""
+    ap = argparse.ArgumentParser(prog=prog, description=description)
     ap.add_argument("--other", type=Path, required=True, help="the other code tree")
     ap.add_argument("--landing", type=Path, required=True)
     ap.add_argument("--scratch", type=Path, default=None)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = tree_parser("python -m bench.same_run", __doc__)
     ap.add_argument("--reuse", action="store_true", help="compare the runs already in --scratch")
     args = ap.parse_args(argv)
     scratch = (args.scratch or Path(tempfile.mkdtemp(prefix="bangfu-same-run-"))).resolve()
@@ -247,7 +252,12 @@ def main(argv: list[str] | None = None) -> int:
     diffs = lake_differences(a / "lake", b / "lake")
     diffs += warehouse_differences(a / "warehouse.db", b / "warehouse.db")
     diffs += output_differences(a, b)
-    # What only this tree has is what was added since (datasets, tables, columns, files).
+    return verdict(diffs)
+
+
+def verdict(diffs: list[str]) -> int:
+    """Print what this tree added and what differs; the exit status (1: something differs).
+    What only this tree has (datasets, tables, columns, files) was added since, not changed."""
     added = [d for d in diffs if "only in this" in d]
     diffs = [d for d in diffs if d not in added]
     for d in added:
