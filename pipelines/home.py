@@ -55,6 +55,21 @@ def instance_for(data: Path, instance: dg.DagsterInstance | None) -> dg.DagsterI
 
 
 @contextmanager
+def instance_in_use(data: Path, instance: dg.DagsterInstance | None):
+    """:func:`instance_for` for a block; an instance made here is disposed of at its end. Its
+    event log holds the SQLite files it wrote open (pipelines.storage): a process that goes on
+    after a run (a test, a notebook) must not keep them, since closing any other descriptor of
+    those files in that process would drop SQLite's locks on them."""
+    made = instance is None
+    instance = instance_for(data, instance)
+    try:
+        yield instance
+    finally:
+        if made:
+            instance.dispose()
+
+
+@contextmanager
 def private_files():
     """Everything a run writes holds personal data (ID numbers, names, phones): inside the block
     it is created private — lake folders 0700, Parquet, SQLite warehouse, workbooks and reports

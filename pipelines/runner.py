@@ -29,7 +29,7 @@ from pipelines.errors import PipelineError
 from pipelines.home import (
     PartitionOrder,
     data_lock,
-    instance_for,
+    instance_in_use,
     private_files,
     register_partitions,
 )
@@ -88,8 +88,7 @@ def _run_pipeline(
             f"注意：数据目录 {data} 其他用户可访问，其中含个人信息，建议 chmod 700 / "
             "the data folder is readable by other users"
         )
-    instance = instance_for(data, instance)
-    with data_lock(data, echo):
+    with instance_in_use(data, instance) as instance, data_lock(data, echo):
         # under the lock: temporary files a killed run left in the lake and the outputs
         # (never a live writer's: see sweep_stale_temp; never the landing folder)
         # A partial run sweeps the lake partitions it was asked for, not the whole lake (at
@@ -269,13 +268,17 @@ def rematerialise(
     through Dagster (``bangfu review``: a recorded judgment shows in its unit's workbook and
     report, and the run in the UI). Nothing else is recomputed."""
     data = Path(data).resolve()
-    instance = instance_for(data, instance)
     units = Lake(data / "lake").read_single("ref_units")
     if units is None:
         raise PipelineError(f"{data} 中没有机构名录：请先运行 bangfu run")
     keys = with_units_above(keys, units)
     landing = Path(landing or os.environ.get("BANGFU_LANDING") or (data / "landing")).resolve()
-    with private_files(), data_lock(data, echo), defs_state_storage(instance):
+    with (
+        instance_in_use(data, instance) as instance,
+        private_files(),
+        data_lock(data, echo),
+        defs_state_storage(instance),
+    ):
         launcher = Launcher(definitions.build_defs(landing, data), instance)
         config = rerender_config(data, keys)
         echo(f"重新生成 {len(keys)} 个（年度，单位）的工作簿与报告 …")

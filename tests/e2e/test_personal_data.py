@@ -78,6 +78,10 @@ def pd(tmp_path_factory) -> dict:
         umask_after = os.umask(umask)
     finally:
         os.umask(umask)
+    # what SQLite keeps beside a database only while a connection has it open
+    side_files = sorted(
+        str(f.relative_to(home)) for f in home.rglob("*") if f.name.endswith(("-wal", "-shm"))
+    )
     lake = Lake(data / "lake")
     ids: set[str] = set()
     phones: set[str] = set()
@@ -99,6 +103,7 @@ def pd(tmp_path_factory) -> dict:
         "ids": ids,
         "phones": {p for p in phones if MOBILE.fullmatch(p)},
         "umask_after": umask_after,
+        "home_side_files": side_files,
     }
 
 
@@ -122,6 +127,15 @@ def test_run_succeeds(pd):
         leaks(f"{some_id[:6]}********{some_id[-4:]} {some_phone[:3]}****{some_phone[-4:]}", pd)
         == []
     )
+
+
+def test_the_run_lets_go_of_its_dagster_files(pd):
+    """`bangfu run` disposes of the Dagster instance it made: its event log held the SQLite
+    files it wrote open during the run (pipelines.storage), and none is open once it returns
+    (a -wal or -shm file is there only while a connection is)."""
+    assert pd["code"] == 0
+    assert (pd["home"] / "history" / "runs" / "index.db").exists()
+    assert pd["home_side_files"] == []
 
 
 def test_console_output_masked(pd):

@@ -21,14 +21,13 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-SQLITE_HEADER = b"SQLite format 3\x00"
 SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 
 
 def _copy_file(src: str, dst: str) -> str:
-    with open(src, "rb") as f:
-        is_sqlite = f.read(len(SQLITE_HEADER)) == SQLITE_HEADER
-    if not is_sqlite:
+    # A database is told by its name, never by reading it: closing a descriptor of the file
+    # that is not SQLite's would drop the locks this process's own connections hold on it.
+    if not src.endswith(".db"):
         return shutil.copy2(src, dst)
     source = sqlite3.connect(src)
     target = sqlite3.connect(dst)
