@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from contextlib import closing
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent.parent
@@ -111,7 +112,7 @@ def lake_differences(a: Path, b: Path) -> list[str]:
     files_a = {p.relative_to(a) for p in a.rglob("*.parquet")}
     files_b = {p.relative_to(b) for p in b.rglob("*.parquet")}
     out = [f"lake file only in {_side(p in files_a)}: {p}" for p in sorted(files_a ^ files_b)]
-    columns_only: set[str] = set()
+    columns_only: set[tuple[str, str]] = set()
     for p in sorted(files_a & files_b):
         fa, fb = pl.read_parquet(a / p), pl.read_parquet(b / p)
         dataset = p.parts[0]
@@ -136,13 +137,15 @@ def _side(in_other: bool) -> str:
 
 
 def warehouse_differences(a: Path, b: Path) -> list[str]:
-    ca, cb = sqlite3.connect(a), sqlite3.connect(b)
+    with closing(sqlite3.connect(a)) as ca, closing(sqlite3.connect(b)) as cb:
+        return _table_differences(ca, cb)
+
+
+def _table_differences(ca: sqlite3.Connection, cb: sqlite3.Connection) -> list[str]:
     q_tables = "select name from sqlite_master where type='table' and name not like 'sqlite_%'"
     ta = {r[0] for r in ca.execute(q_tables)}
     tb = {r[0] for r in cb.execute(q_tables)}
-    out = [
-        f"warehouse table only in {'other' if t in ta else 'this'}: {t}" for t in sorted(ta ^ tb)
-    ]
+    out = [f"warehouse table only in {_side(t in ta)}: {t}" for t in sorted(ta ^ tb)]
     for t in sorted(ta & tb):
         cols_a = [r[1] for r in ca.execute(f"pragma table_info({t})")]
         cols_b = {r[1] for r in cb.execute(f"pragma table_info({t})")}

@@ -46,22 +46,17 @@ def dagster_home(data: Path) -> Path:
     return home
 
 
-def instance_for(data: Path, instance: dg.DagsterInstance | None) -> dg.DagsterInstance:
-    """``instance``, else the instance of :func:`dagster_home` for this data folder."""
-    if instance is not None:
-        return instance
-    dagster_home(data)
-    return dg.DagsterInstance.get()
-
-
 @contextmanager
 def instance_in_use(data: Path, instance: dg.DagsterInstance | None):
-    """:func:`instance_for` for a block; an instance made here is disposed of at its end. Its
-    event log holds the SQLite files it wrote open (pipelines.storage): a process that goes on
-    after a run (a test, a notebook) must not keep them, since closing any other descriptor of
-    those files in that process would drop SQLite's locks on them."""
+    """``instance``, else the instance of :func:`dagster_home` for this data folder, for a
+    block; an instance made here is disposed of at its end. Its event log holds the SQLite files
+    it wrote open (pipelines.storage): a process that goes on after a run (a test, a notebook)
+    must not keep them, since closing any other descriptor of those files in that process would
+    drop SQLite's locks on them."""
     made = instance is None
-    instance = instance_for(data, instance)
+    if made:
+        dagster_home(data)
+        instance = dg.DagsterInstance.get()
     try:
         yield instance
     finally:

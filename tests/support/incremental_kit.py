@@ -35,33 +35,22 @@ def drop_archive_rows(landing: Path, year: int, unit: str, n: int = 5) -> None:
 
 
 def workbook_values(path: Path) -> dict[str, list[tuple]]:
-    """Every sheet's cell values as text, row by row over the sheet's used range, but the hidden
-    identification's time of writing (it differs by design between runs). Read by calamine
-    (fastexcel), as the ledgers are: the comparisons read both runs' files alike, and calamine
-    reads them many times faster than openpyxl (docs/PERFORMANCE.md, the test suite)."""
-    import fastexcel
-
+    """Every sheet's cell values as text, row by row over the sheet's used range (calamine, as
+    ``bench.same_run`` reads them), but the hidden identification's time of writing (it differs
+    by design between runs)."""
     from bangfu.forms.review_sheets import IDENT_SHEET
+    from bench.same_run import sheets
 
-    reader = fastexcel.read_excel(str(path))
-    out = {}
-    for name in reader.sheet_names:
-        rows = reader.load_sheet(name, header_row=None, dtypes="string").to_polars().rows()
-        if name == IDENT_SHEET:
-            rows = [r for r in rows if not (r and r[0] == "written_at")]
-        out[name] = rows
+    out = sheets(path)
+    if IDENT_SHEET in out:
+        out[IDENT_SHEET] = [r for r in out[IDENT_SHEET] if not (r and r[0] == "written_at")]
     return out
 
 
 def report_text(path: Path) -> list[str]:
-    from docx import Document
+    from bench.same_run import report_text as text
 
-    doc = Document(str(path))
-    out = [p.text for p in doc.paragraphs]
-    for table in doc.tables:
-        for row in table.rows:
-            out.append("\t".join(c.text for c in row.cells))
-    return out
+    return text(path)
 
 
 def output_files(data: Path) -> dict[str, Path]:
