@@ -364,11 +364,14 @@ def _as_utc(value) -> datetime:
 # (default_automation_condition_sensor) is stopped until someone turns it on in the UI. This one
 # runs as soon as the daemon does: the year stage follows the unit stage's runs, and the
 # workbooks follow the year stage's report of which outputs changed (unit_audit_inputs).
+# Its requests are runs, one per range of partitions (the assets' single-run backfill policy),
+# not a backfill: the backfill daemon would launch them only at its next pass, every 30 s.
 automation_sensor = dg.AutomationConditionSensorDefinition(
     "bangfu_automation",
     target=dg.AssetSelection.all(),
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=sensor_interval(30),
+    emit_backfills=False,
     description="自动化条件：单位阶段之后重算年度汇总，再只重写输入已变化的工作簿与报告。"
     " Evaluates the assets' automation conditions: the year stage after the unit stage, then"
     " only the workbooks whose inputs changed.",

@@ -15,21 +15,41 @@ import dagster as dg
 from assets.partitions import units_partitions, years_partitions
 from pipelines.storage import EVENT_BATCH_SIZE
 
-_OLD_INSTANCE_YAML = "telemetry:\n  enabled: false\n"  # what earlier versions wrote
+_TELEMETRY_OFF = "telemetry:\n  enabled: false\n"
+
+# The queue the daemon launches the sensors', the schedule's and the automation's runs from,
+# looked at every second (Dagster's default is every five): each step of the nightly path (the
+# unit stage, the year stage, the workbooks) waits for the next look.
+_RUN_QUEUE = (
+    "run_coordinator:\n"
+    "  module: dagster.core.run_coordinator\n"
+    "  class: QueuedRunCoordinator\n"
+    "  config:\n"
+    "    dequeue_interval_seconds: 1\n"
+)
 
 
-def instance_yaml(home: Path) -> str:
-    """The embedded instance's dagster.yaml: Dagster's default SQLite storage, with the event
-    log writing a ranged run's partition events in batches (pipelines.storage)."""
+def _event_log(home: Path) -> str:
     events = (Path(home) / "history" / "runs").as_posix()
     return (
-        f"{_OLD_INSTANCE_YAML}"
         "event_log_storage:\n"
         "  module: pipelines.storage\n"
         "  class: BatchingSqliteEventLogStorage\n"
         "  config:\n"
         f"    base_dir: {events}\n"
     )
+
+
+def instance_yaml(home: Path) -> str:
+    """The embedded instance's dagster.yaml: Dagster's default SQLite storage, with the event
+    log writing a ranged run's partition events in batches (pipelines.storage), and the run
+    queue looked at every second."""
+    return f"{_TELEMETRY_OFF}{_event_log(home)}{_RUN_QUEUE}"
+
+
+def _earlier_instance_yamls(home: Path) -> tuple[str, ...]:
+    """What earlier versions wrote: such a home gets the current file."""
+    return (_TELEMETRY_OFF, f"{_TELEMETRY_OFF}{_event_log(home)}")
 
 
 def dagster_home(data: Path) -> Path:
@@ -39,7 +59,7 @@ def dagster_home(data: Path) -> Path:
     home = Path(os.environ.get("DAGSTER_HOME") or (Path(data) / "dagster_home")).resolve()
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
     cfg = home / "dagster.yaml"
-    if not cfg.exists() or cfg.read_text(encoding="utf-8") == _OLD_INSTANCE_YAML:
+    if not cfg.exists() or cfg.read_text(encoding="utf-8") in _earlier_instance_yamls(home):
         cfg.write_text(instance_yaml(home), encoding="utf-8")
     os.environ["DAGSTER_HOME"] = str(home)
     os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", EVENT_BATCH_SIZE)

@@ -183,6 +183,38 @@ def s_run_copy(s_run, tmp_path, monkeypatch):
     return {**s_run, "data": data, "home": data / "dagster_home"}
 
 
+# ---------------------------------------------------------------- changed ledgers
+@pytest.fixture(scope="session")
+def changed_scratch(s_landing, s_run, tmp_path_factory, worker_id) -> dict:
+    """s_landing with three counties' archives of one year shortened, and a run from scratch
+    over it (tests.support.incremental_kit.changed_ledgers). Read-only for tests."""
+    from bangfu.lake import Lake
+    from tests.support.incremental_kit import changed_ledgers
+
+    units = Lake(s_run["data"] / "lake").read_single("ref_units")
+    return built_once(
+        tmp_path_factory,
+        worker_id,
+        "changed_scratch",
+        lambda folder: changed_ledgers(s_landing, units, folder),
+    )
+
+
+@pytest.fixture
+def changed(s_run_copy, changed_scratch, tmp_path) -> dict:
+    """A private copy of the full S run (data and Dagster instance, as of the ledgers before
+    the change) and of the changed landing folder; DAGSTER_HOME is the copy's."""
+    from tests.support.incremental_kit import copy_tree
+
+    landing = copy_tree(changed_scratch["landing"], tmp_path / "landing")
+    return {
+        **changed_scratch,
+        "landing": landing,
+        "data": s_run_copy["data"],
+        "scratch": changed_scratch["data"],
+    }
+
+
 # ---------------------------------------------------------------- the fault tests' small run
 @pytest.fixture(scope="session")
 def small_landing(s_landing, tmp_path_factory, worker_id):

@@ -111,9 +111,19 @@ def test_dagster_home_upgrades_the_old_minimal_config(tmp_path, monkeypatch):
     monkeypatch.delenv("DAGSTER_EVENT_BATCH_SIZE", raising=False)
     old = tmp_path / "dagster_home"
     old.mkdir()
-    (old / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    home = dagster_home(tmp_path)
-    assert "BatchingSqliteEventLogStorage" in (home / "dagster.yaml").read_text()
+    events = (old.resolve() / "history" / "runs").as_posix()
+    batching_only = (
+        "telemetry:\n  enabled: false\nevent_log_storage:\n  module: pipelines.storage\n"
+        "  class: BatchingSqliteEventLogStorage\n  config:\n"
+        f"    base_dir: {events}\n"
+    )
+    for earlier in ("telemetry:\n  enabled: false\n", batching_only):
+        (old / "dagster.yaml").write_text(earlier)
+        home = dagster_home(tmp_path)
+        assert (home / "dagster.yaml").read_text() == instance_yaml(home)
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            assert isinstance(instance.event_log_storage, BatchingSqliteEventLogStorage)
+            assert instance.run_coordinator.dequeue_interval_seconds == 1
     assert int(os.environ["DAGSTER_EVENT_BATCH_SIZE"]) > 0
     custom = "telemetry:\n  enabled: true\n"
     (home / "dagster.yaml").write_text(custom)

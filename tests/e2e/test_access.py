@@ -55,11 +55,6 @@ LOCATION = "pipelines.definitions:defs"  # workspace.yaml's code location, as th
 REPOSITORY = "__repository__"
 PEOPLE_SHEETS = ("archive", "payments", "staff", "evaluation")
 USERS = {"auditors": ("shenji", "Aud1t-only_7q"), "operators": ("yunwei", "Op3rate_x9z")}
-# Launches from the operators' UI are queued; with no daemon here nothing ever runs them.
-QUEUED_RUNS = """run_coordinator:
-  module: dagster.core.run_coordinator
-  class: QueuedRunCoordinator
-"""
 
 
 # ====================================================================== processes
@@ -212,7 +207,9 @@ def site(s_run, tmp_path_factory):
     data.mkdir(mode=0o700)
     home = data / "dagster_home"
     copy_folder(s_run["home"], home)
-    (home / "dagster.yaml").write_text(instance_yaml(home) + QUEUED_RUNS)
+    (home / "dagster.yaml").write_text(
+        instance_yaml(home)
+    )  # launches queue: no daemon here runs them
     env = ui_env(data, s_run["landing"])
     ops_env = {**env, "BANGFU_DATA": str(data), "DAGSTER_HOME": str(home)}
     ui_port, ops_port = free_port(), free_port()

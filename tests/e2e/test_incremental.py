@@ -1,11 +1,12 @@
-"""Partial runs leave nothing stale (issue #21): after a changed ledger and a re-run of that
-county alone, every workbook and report equals what a run from scratch writes."""
+"""Partial runs leave nothing stale (issue #21): after three counties' ledgers changed (the
+session's ``changed`` fixture), a re-run of two of them alone and then the daemon's landing
+sensor and automation leave every workbook and report equal to what a run from scratch
+writes."""
 
 from __future__ import annotations
 
 import dagster as dg
 import polars as pl
-import pytest
 
 from bangfu import output_digests
 from tests.support.daemon_kit import (
@@ -16,73 +17,78 @@ from tests.support.daemon_kit import (
     wait_until_settled,
     workspace,
 )
-from tests.support.incremental_kit import (
-    copy_tree,
-    csv_county,
-    differing_outputs,
-    drop_archive_rows,
-    scratch_run,
-)
+from tests.support.incremental_kit import chain, differing_outputs
 from warehouse import tables
 from warehouse.store import Warehouse, default_url
 
 
-@pytest.fixture(scope="module")
-def scratch(s_landing, tmp_path_factory):
-    """The S landing folder with one county's 2019 archive five rows shorter, and a run from
-    scratch over it (what every partial run must end up equal to)."""
-    root = tmp_path_factory.mktemp("scratch")
-    landing = copy_tree(s_landing, root / "landing")
-    county = csv_county(landing, 2019)
-    drop_archive_rows(landing, 2019, county)
-    scratch_run(landing, root / "data")
-    return {"landing": landing, "data": root / "data", "county": county}
+def written_workbooks(instance: dg.DagsterInstance, run_ids) -> set[str]:
+    """The partitions whose workbook the runs wrote (not those left as they were)."""
+    return set(materialized(instance, run_ids, "audit_workbooks"))
 
 
-@pytest.fixture
-def changed(s_run_copy, scratch, tmp_path):
-    """A copy of the full S run (data and Dagster instance) over the original landing folder,
-    and a copy of the changed landing folder."""
-    landing = copy_tree(scratch["landing"], tmp_path / "landing")
-    return landing, s_run_copy["data"], scratch["county"]
-
-
-def _units(landing) -> pl.DataFrame:
-    return pl.read_csv(landing / "reference" / "units.csv", infer_schema_length=0)
-
-
-def test_one_county_rerun_equals_run_from_scratch(changed, scratch):
+def test_partial_rerun_then_the_daemon_path_equal_run_from_scratch(changed, tmp_path):
+    """Three counties' ledgers of one year changed. First `bangfu run --year Y --unit A --unit B`
+    re-runs two of them: the outputs of Y and of the next year (which shows Y's figures) are
+    written again for those counties and the units above them, nothing of another year. Then
+    dagster-daemon over the code location, sensors as they start by default: the landing sensor
+    takes the third county alone (the run ingested the other two), the automation follows, and
+    once settled every workbook and report equals a run from scratch, only the affected units'
+    having been written again."""
     from pipelines.runner import run_pipeline
 
-    landing, data, county = changed
-    # before the re-run the county's outputs are stale: the comparison sees it
-    assert f"workbooks/2019/{county}.xlsx" in differing_outputs(data, scratch["data"])
-    lines: list[str] = []
-    summary = run_pipeline(landing, data, years=[2019], units=[county], echo=lines.append)
+    landing, data, counties, year = (changed[k] for k in ("landing", "data", "counties", "year"))
+    by_cli, by_daemon = counties[:2], counties[2]
+    workbook = f"workbooks/{year}/{{}}.xlsx".format
+    # before the re-run every changed county's outputs are stale: the comparison sees it
+    stale = differing_outputs(data, changed["scratch"])
+    assert {workbook(c) for c in counties} <= set(stale), stale
+
+    # ---- the command line, two counties
+    summary = run_pipeline(landing, data, years=[year], units=by_cli, echo=lambda _line: None)
     assert summary.ok, summary.failures + summary.failed_stages
-
-    # the outputs the run wrote: the county and the units above it, nothing of 2017/2018
     instance = dg.DagsterInstance.get()
-    written = set()
-    for run_id in summary.runs:
-        run = instance.get_run_by_id(run_id)
-        if run.job_name != "output_stage_job":
-            continue
-        for rec in instance.get_records_for_run(
-            run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
-        ).records:
-            meta = rec.event_log_entry.asset_materialization.metadata
-            if "workbook" in meta:
-                written.add(rec.event_log_entry.asset_materialization.partition)
-    units = _units(landing)
-    parent = dict(zip(units["单位代码"], units["上级单位代码"], strict=True))
-    chain = [county]
-    while parent.get(chain[-1]):
-        chain.append(parent[chain[-1]])
-    assert {f"{u}|2019" for u in chain} <= written, (written, chain)
-    assert all(p.endswith("|2019") for p in written), written
+    output_runs = [
+        r for r in summary.runs if instance.get_run_by_id(r).job_name == "output_stage_job"
+    ]
+    written = written_workbooks(instance, output_runs)
+    above = {u for c in by_cli for u in chain(changed["units"], c)}
+    assert {f"{u}|{year}" for u in above} <= written, (written, above)
+    assert all(int(p.split("|")[1]) in (year, year + 1) for p in written), written
+    stale = set(differing_outputs(data, changed["scratch"]))
+    assert not {workbook(c) for c in by_cli} & stale, stale
+    assert workbook(by_daemon) in stale, stale
 
-    assert differing_outputs(data, scratch["data"]) == []
+    # ---- the daemon, the third county
+    runs_before = {r.run_id for r in instance.get_runs()}
+    env = {
+        "DAGSTER_HOME": str(data / "dagster_home"),
+        "BANGFU_DATA": str(data),
+        "BANGFU_LANDING": str(landing),
+        "BANGFU_SENSOR_INTERVAL": "2",
+    }
+    log = tmp_path / "daemon.log"
+
+    def ids() -> list[str]:
+        return [r.run_id for r in new_runs(instance, runs_before)]
+
+    def state() -> str:
+        return daemon_state(instance, runs_before, log)
+
+    with daemon(workspace(tmp_path), env, log) as proc:
+        wait_until_settled(proc, instance, lambda: bool(written_workbooks(instance, ids())), state)
+
+    failed = [
+        r.run_id for r in new_runs(instance, runs_before) if r.status != dg.DagsterRunStatus.SUCCESS
+    ]
+    assert not failed, state()
+    assert materialized(instance, ids(), "ledgers") == [f"{by_daemon}|{year}"], state()
+    announced = set(materialized(instance, ids(), "unit_audit_inputs"))
+    written = written_workbooks(instance, ids())
+    assert f"{by_daemon}|{year}" in written, state()
+    assert written == announced, (written, announced, state())  # only the affected units
+    assert len(written) < len(list((data / "workbooks").rglob("*.xlsx"))) / 2, written
+    assert differing_outputs(data, changed["scratch"]) == [], state()
 
 
 def test_rerun_with_nothing_changed_writes_only_what_was_asked(s_run, tmp_path, monkeypatch):
@@ -125,44 +131,3 @@ def test_digest_moves_with_a_finding_and_only_for_its_unit(s_run):
         )
     finally:
         wh.dispose()
-
-
-# ---------------------------------------------------------------- the daemon's path
-def test_daemon_path_equals_run_from_scratch(changed, scratch, tmp_path, monkeypatch):
-    """dagster-daemon over the code location, sensors as they start by default: after one
-    changed ledger, the landing sensor, the automation sensor and their runs settle with every
-    output equal to a run from scratch, having re-written only the affected units."""
-    landing, data, county = changed
-    home = data / "dagster_home"
-    instance = dg.DagsterInstance.get()
-    runs_before = {r.run_id for r in instance.get_runs()}
-    env = {
-        "DAGSTER_HOME": str(home),
-        "BANGFU_DATA": str(data),
-        "BANGFU_LANDING": str(landing),
-        "BANGFU_SENSOR_INTERVAL": "2",
-    }
-    log = tmp_path / "daemon.log"
-
-    def ids() -> list[str]:
-        return [r.run_id for r in new_runs(instance, runs_before)]
-
-    def state() -> str:
-        return daemon_state(instance, runs_before, log)
-
-    with daemon(workspace(tmp_path), env, log) as proc:
-        wait_until_settled(
-            proc, instance, lambda: bool(materialized(instance, ids(), "audit_workbooks")), state
-        )
-
-    failed = [
-        r.run_id for r in new_runs(instance, runs_before) if r.status != dg.DagsterRunStatus.SUCCESS
-    ]
-    assert not failed, state()
-    assert set(materialized(instance, ids(), "ledgers")) == {f"{county}|2019"}, state()
-    announced = set(materialized(instance, ids(), "unit_audit_inputs"))
-    written = set(materialized(instance, ids(), "audit_workbooks"))
-    assert f"{county}|2019" in written
-    assert written == announced, (written, announced, state())  # only the affected units
-    assert len(written) < 11, written
-    assert differing_outputs(data, scratch["data"]) == [], state()

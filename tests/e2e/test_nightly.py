@@ -14,10 +14,8 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
-import pytest
 
 from assets.partitions import multi_key, split_keys, unit_year_partitions
-from bangfu.lake import Lake
 from pipelines.automation import (
     NIGHTLY_CRON,
     NIGHTLY_CRON_ENV,
@@ -39,107 +37,11 @@ from tests.support.daemon_kit import (
     wait_until_settled,
     workspace,
 )
-from tests.support.incremental_kit import (
-    copy_tree,
-    differing_outputs,
-    output_files,
-    scratch_run,
-)
+from tests.support.incremental_kit import YEAR, chain, differing_outputs, output_files
 from warehouse import tables
 from warehouse.store import Warehouse, sqlite_url
 
-# A year with a next one: the next year's outputs show this year's metrics and findings.
-YEAR = 2018
-ARCHIVE = "困难职工档案"
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
-
-
-# ---------------------------------------------------------------- three changed ledgers
-def archive_sheet(landing: Path, year: int, unit: str) -> Path | None:
-    """The file holding the unit's archive sheet: a CSV of its folder, else its workbook."""
-    folder = landing / "ledgers" / str(year) / unit
-    if folder.is_dir():
-        for p in sorted(folder.glob("*.csv")):
-            if "".join(p.stem.split()) == ARCHIVE:  # stray (ideographic) spaces in the name
-                return p
-    book = landing / "ledgers" / str(year) / f"{unit}.xlsx"
-    return book if book.exists() else None
-
-
-def drop_archive_rows(path: Path, n: int = 5) -> None:
-    """Remove ``n`` data rows from the middle of the archive sheet, as when a county sends a
-    corrected ledger: a CSV byte for byte (encoding and line ends kept), a workbook by openpyxl."""
-    if path.suffix == ".csv":
-        lines = path.read_bytes().split(b"\n")
-        assert len(lines) > 2 * n + 6, f"{path} has too few rows"
-        mid = len(lines) // 2
-        path.write_bytes(b"\n".join(lines[:mid] + lines[mid + n :]))
-        return
-    from openpyxl import load_workbook
-
-    wb = load_workbook(path)
-    (ws,) = [ws for ws in wb if "".join(ws.title.split()) == ARCHIVE]
-    assert ws.max_row > 2 * n + 6, f"{path} has too few rows"
-    ws.delete_rows(ws.max_row // 2, n)
-    wb.save(path)
-
-
-def chain(units: pl.DataFrame, unit: str) -> list[str]:
-    """The unit and the units above it."""
-    parent = dict(zip(units["unit_code"], units["parent_code"], strict=True))
-    out = [unit]
-    while parent.get(out[-1]):
-        out.append(parent[out[-1]])
-    return out
-
-
-def pick_counties(landing: Path, year: int, units: pl.DataFrame) -> list[str]:
-    """Three counties with a ledger in ``year``: two under one city (their roll-ups overlap),
-    one under another; CSV ledgers first."""
-    by_city: dict[str, list[str]] = {}
-    counties = units.filter(pl.col("level") == "县").sort("unit_code")
-    for code, parent in counties.select("unit_code", "parent_code").iter_rows():
-        if archive_sheet(landing, year, code) is not None:
-            by_city.setdefault(parent, []).append(code)
-    cities = sorted(by_city, key=lambda c: (-len(by_city[c]), c))
-    assert len(cities) >= 2 and len(by_city[cities[0]]) >= 2, by_city
-
-    def csv_first(code: str) -> tuple[bool, str]:
-        return archive_sheet(landing, year, code).suffix != ".csv", code
-
-    return sorted(
-        sorted(by_city[cities[0]], key=csv_first)[:2]
-        + sorted(by_city[cities[1]], key=csv_first)[:1]
-    )
-
-
-@pytest.fixture(scope="module")
-def nightly_scratch(s_landing, s_run, tmp_path_factory):
-    """The S landing folder with three counties' archives of YEAR five rows shorter, and a run
-    from scratch over it (what the nightly path must end up equal to)."""
-    root = tmp_path_factory.mktemp("nightly_scratch")
-    landing = copy_tree(s_landing, root / "landing")
-    units = Lake(s_run["data"] / "lake").read_single("ref_units")
-    counties = pick_counties(landing, YEAR, units)
-    for county in counties:
-        drop_archive_rows(archive_sheet(landing, YEAR, county))
-    scratch_run(landing, root / "data")
-    return {"landing": landing, "data": root / "data", "counties": counties, "units": units}
-
-
-@pytest.fixture
-def changed(s_run, nightly_scratch, tmp_path, monkeypatch):
-    """A copy of the full S run (data and Dagster instance) over the original landing folder,
-    and a copy of the changed landing folder."""
-    from pipelines.home import instance_yaml
-
-    monkeypatch.delenv("BANGFU_WAREHOUSE_URL", raising=False)
-    landing = copy_tree(nightly_scratch["landing"], tmp_path / "landing")
-    data = copy_tree(s_run["data"], tmp_path / "data")
-    home = data / "dagster_home"
-    (home / "dagster.yaml").write_text(instance_yaml(home), encoding="utf-8")
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
-    return landing, data
 
 
 # ---------------------------------------------------------------- what changed where
@@ -224,16 +126,13 @@ def nightly_only(instance: dg.DagsterInstance, ws: Path, since: float):
     )
 
 
-def test_nightly_run_after_three_changed_ledgers_equals_run_from_scratch(
-    changed, nightly_scratch, s_run, tmp_path
-):
+def test_nightly_run_after_three_changed_ledgers_equals_run_from_scratch(changed, s_run, tmp_path):
     """The daemon, the landing sensor off and the schedule on every minute (turned on a minute
     ago, so the daemon's first look at the clock finds a tick due): one tick requests the three
     partitions, the automation follows, and the outputs end up as a run from scratch writes."""
     from dagster._core.scheduler.instigation import TickStatus
 
-    landing, data = changed
-    counties, units = nightly_scratch["counties"], nightly_scratch["units"]
+    landing, data, counties, units = (changed[k] for k in ("landing", "data", "counties", "units"))
     instance = dg.DagsterInstance.get()
     before = {r.run_id for r in instance.get_runs()}
     ws = workspace(tmp_path)
@@ -277,9 +176,9 @@ def test_nightly_run_after_three_changed_ledgers_equals_run_from_scratch(
     written = set(materialized(instance, ids, "audit_workbooks"))
     announced = set(materialized(instance, ids, "unit_audit_inputs"))
     assert written == announced, (written, announced, state())
-    outputs = output_partitions(nightly_scratch["data"])
+    outputs = output_partitions(changed["scratch"])
     years = {int(k.split("|")[1]) for k in outputs}
-    moves = moved(s_run["data"], nightly_scratch["data"])
+    moves = moved(s_run["data"], changed["scratch"])
     chains = {(YEAR, a) for c in counties for a in chain(units, c)}
     # findings and metrics moved: the unit's outputs of the year and the next year's (which
     # show this year's metrics) are written again
@@ -297,7 +196,7 @@ def test_nightly_run_after_three_changed_ledgers_equals_run_from_scratch(
     assert not any(k.endswith(f"|{YEAR - 1}") for k in written), sorted(written)
     assert len(written) < len(outputs) / 2, sorted(written)
 
-    assert differing_outputs(data, nightly_scratch["data"]) == [], state()
+    assert differing_outputs(data, changed["scratch"]) == [], state()
     print(
         f"\nnightly path: {len(runs)} runs, {len(written)} of {len(outputs)}"
         f" outputs written again, daemon {took:.0f} s"
@@ -382,11 +281,10 @@ def test_in_flight_reads_the_unit_stage_runs_not_yet_ended(tmp_path):
         assert split_keys([key]) == [(2019, "330205")]
 
 
-def test_nightly_schedule_leaves_what_a_queued_run_ingests(changed, nightly_scratch, tmp_path):
+def test_nightly_schedule_leaves_what_a_queued_run_ingests(changed, tmp_path):
     """A ledger the landing sensor's run is ingesting when the tick comes is not requested
     again; once that run has ended, the changed ledgers not ingested are."""
-    landing, data = changed
-    counties = nightly_scratch["counties"]
+    landing, data, counties = (changed[k] for k in ("landing", "data", "counties"))
     instance = dg.DagsterInstance.get()
     ws = workspace(tmp_path)
 

@@ -110,25 +110,48 @@ def daemon(ws: Path, env: Mapping[str, str], log: Path) -> Iterator[subprocess.P
                 proc.wait()
 
 
+def automation_ticked_since(instance: dg.DagsterInstance, since: float) -> bool:
+    """The automation sensor has ended a tick that started after ``since``."""
+    from dagster._core.scheduler.instigation import TickStatus
+
+    from pipelines.automation import automation_sensor
+
+    for state in instance.all_instigator_state():
+        if state.instigator_name == automation_sensor.name:
+            ended = [TickStatus.SKIPPED, TickStatus.SUCCESS, TickStatus.FAILURE]
+            return bool(
+                instance.get_ticks(
+                    state.instigator_origin_id, state.selector_id, after=since, statuses=ended
+                )
+            )
+    return False
+
+
+def last_run_ended(instance: dg.DagsterInstance) -> float:
+    return max((r.end_time or 0.0 for r in instance.get_run_records()), default=0.0)
+
+
 def wait_until_settled(
     proc: subprocess.Popen,
     instance: dg.DagsterInstance,
     done: Callable[[], bool],
     describe: Callable[[], str],
     *,
-    poll: float = 2.0,
-    quiet_polls: int = 6,
+    poll: float = 1.0,
     timeout: float = 900,
 ) -> None:
-    """Until ``done()`` and nothing has been queued or running for ``quiet_polls`` polls in a
-    row (three sensor intervals of 2 s: an automation tick that is still to request a run
-    has had its turn). Bounded: a loaded machine runs ticks and runs slowly."""
+    """Until ``done()``, nothing is queued or running, and the automation sensor has looked at
+    what the last run wrote (a tick started after that run ended, and ended requesting nothing:
+    it would have queued a run). Bounded: a loaded machine runs ticks and runs slowly."""
     deadline = time.monotonic() + timeout
-    quiet = 0
     while time.monotonic() < deadline:
         time.sleep(poll)
         assert proc.poll() is None, "the daemon ended:\n" + describe()
-        quiet = quiet + 1 if (not busy(instance) and done()) else 0
-        if quiet >= quiet_polls:
+        if (
+            done()
+            and not busy(instance)
+            and automation_ticked_since(instance, last_run_ended(instance))
+            and not busy(instance)  # what that tick requested is queued by now
+        ):
             return
     raise AssertionError("the daemon did not settle:\n" + describe())
