@@ -9,7 +9,8 @@ LibreOffice saves them). What they share is the package tests/support/.
 The generated data are made once per session and only read: ``s_landing`` (scale S) and
 ``s_run`` (the whole graph over it). A test that writes takes a private copy (``s_run_copy``)
 instead of generating and running again; so do the small landing's baseline and the bad-file
-corpus's run.
+corpus's run. The incremental and nightly tests share one changed landing and its run from
+scratch (``changed_scratch``), each taking a private copy of both runs (``changed``).
 
 `make test` runs the files on two pytest-xdist workers (``-n 2 --dist loadfile``: a file's
 module fixtures stay in one process). The session's data are still built once, not once per
