@@ -1,6 +1,8 @@
 """Issue #19: who may do what in the Dagster UI, and nothing personal through it.
 
-One copy of the scale-S run's Dagster home is served twice, as in production
+One copy of the Dagster home of the session's run over the bad-file corpus
+(tests/support/badfiles.py: a scale-S landing of 2018–2019 with the bad files among its
+ledgers) is served twice, as in production
 (docs/DEPLOY.md): the auditors' read-only webserver started by `make ui` itself, and the
 operators' webserver under /ops; in front of both, nginx (Debian's package, run as a
 foreground process with its own prefix in a temp folder) with the shipped
@@ -14,8 +16,8 @@ one password file per role. Then:
   carries out the same requests;
 - every asset's materialisation metadata and every run's event log, read through the
   webserver's GraphQL API, hold no whole ID number, mobile number or name of the ledgers'
-  people, after the scale-S run and after a run over the bad-file corpus
-  (tests/support/badfiles.py).
+  people, and name every file the run rejected;
+- `make ui-operator` (the daemon with it) runs a launched job.
 
 Needs nginx (scripts/system-deps.sh installs it), openssl and make: without them the test skips
 outside CI and FAILS under CI=true.
@@ -200,17 +202,21 @@ def start_nginx(root: Path, ui_port: int, ops_port: int) -> dict:
 
 # ====================================================================== the servers
 @pytest.fixture(scope="module")
-def site(s_run, tmp_path_factory):
-    """Both webservers over one copy of the scale-S run's Dagster home, nginx in front."""
+def site(bad_corpus, bad_run, tmp_path_factory):
+    """Both webservers over one copy of the Dagster home of `bangfu run` over the bad-file
+    corpus (the session's run: the home inside the data folder, as `make demo` has it), nginx
+    in front."""
+    assert bad_run["code"] == 1, bad_run["stdout"][-3000:]  # the bad files fail, the rest runs
+    assert "✗" in bad_run["stdout"]
     root = tmp_path_factory.mktemp("access")
     data = root / "data"
     data.mkdir(mode=0o700)
     home = data / "dagster_home"
-    copy_folder(s_run["home"], home)
+    copy_folder(bad_run["home"], home)
     (home / "dagster.yaml").write_text(
         instance_yaml(home)
     )  # launches queue: no daemon here runs them
-    env = ui_env(data, s_run["landing"])
+    env = ui_env(data, bad_corpus.landing)
     ops_env = {**env, "BANGFU_DATA": str(data), "DAGSTER_HOME": str(home)}
     ui_port, ops_port = free_port(), free_port()
     procs = [
@@ -224,7 +230,7 @@ def site(s_run, tmp_path_factory):
         )
         proxy = start_nginx(root / "nginx", ui_port, ops_port)
         procs.append(proxy["proc"])
-        yield {**proxy, "ui_port": ui_port, "ops_port": ops_port, "s_run": s_run}
+        yield {**proxy, "ui_port": ui_port, "ops_port": ops_port, "run": bad_run}
     finally:
         for proc in reversed(procs):
             stop(proc)
@@ -633,12 +639,16 @@ def assert_nothing_personal(walked: dict, who: dict[str, set[str]]) -> None:
     assert leaks == {}, list(leaks.items())[:10]
 
 
-def test_nothing_personal_through_the_ui_after_the_demo_run(site):
+def test_nothing_personal_through_the_ui(site, bad_corpus):
     walked = walk_ui(lambda text, variables=None: graphql(site, "auditors", text, variables))
     assert walked["runs"] >= 4 and walked["events"] > 100 and walked["materialisations"] > 50
     assert walked["captured"] > 1000  # the steps' stderr (Dagster's log lines) was read
     assert any(t == "findings" for t in walked["texts"])  # metadata labels were read
-    assert_nothing_personal(walked, people(site["s_run"]["data"]))
+    # the walk read what the run said about the bad files: every rejected file is named
+    rejected = {p.path for p in bad_corpus.planted if p.outcome == "rejected"}
+    named = {path for path in rejected if any(path in t for t in walked["texts"])}
+    assert rejected and named == rejected, sorted(rejected - named)
+    assert_nothing_personal(walked, people(site["run"]["data"]))
 
 
 # ====================================================================== operators
@@ -648,7 +658,7 @@ def test_operators_ui_carries_them_out(site, what, mutation, variables, ok):
     assert (typename, errors) == (ok or "bool", ""), what
 
 
-# ====================================================================== the bad-file corpus
+# ====================================================================== `make ui-operator`
 def post_graphql(port: int, query: str, variables: dict | None = None) -> dict:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     try:
@@ -659,40 +669,12 @@ def post_graphql(port: int, query: str, variables: dict | None = None) -> dict:
         conn.close()
 
 
-@pytest.fixture(scope="module")
-def bad_ui(bad_corpus, bad_run, tmp_path_factory):
-    """`bangfu run` over tests/support/badfiles.py's corpus (the session's run: Dagster home
-    inside the data folder, as `make demo` has it), then `make ui` over a copy of its data
-    folder (the operators' UI below launches a run in it)."""
-    assert bad_run["code"] == 1, bad_run["stdout"][-3000:]  # the bad files fail, the rest runs
-    assert "✗" in bad_run["stdout"]
-    root = tmp_path_factory.mktemp("access_bad")
-    data = copy_data(bad_run["data"], root / "data")
+def test_make_ui_operator_runs_a_job(bad_corpus, bad_run, tmp_path):
+    """`make ui-operator` (the operators' UI on a workstation, with the daemon) over a copy of
+    the bad-file corpus's run: a launch from its GraphQL API runs to success, and the schedule
+    switches on and off."""
     port = free_port()
-    proc = make_ui(data, port, ui_env(data, bad_corpus.landing), root / "ui.log")
-    try:
-        wait_until(lambda: http_ok(port, "/server_info"), proc, root / "ui.log", "make ui")
-        yield {"port": port, "data": data, "corpus": bad_corpus}
-    finally:
-        stop(proc)
-
-
-def test_nothing_personal_through_the_ui_after_the_bad_file_corpus(bad_ui):
-    walked = walk_ui(lambda text, variables=None: post_graphql(bad_ui["port"], text, variables))
-    assert walked["runs"] >= 4 and walked["events"] > 100 and walked["materialisations"] > 50
-    # the walk read what the run said about the bad files: every rejected file is named
-    rejected = {p.path for p in bad_ui["corpus"].planted if p.outcome == "rejected"}
-    named = {path for path in rejected if any(path in t for t in walked["texts"])}
-    assert rejected and named == rejected, sorted(rejected - named)
-    assert_nothing_personal(walked, people(bad_ui["data"]))
-
-
-def test_make_ui_operator_runs_a_job(bad_ui, tmp_path):
-    """`make ui-operator` (the operators' UI on a workstation, with the daemon): a launch from
-    its GraphQL API runs to success, and the schedule switches on and off. After the walk above,
-    over the same data."""
-    port = free_port()
-    data, landing = bad_ui["data"], bad_ui["corpus"].landing
+    data, landing = copy_data(bad_run["data"], tmp_path / "data"), bad_corpus.landing
     proc = make_ui(data, port, ui_env(data, landing), tmp_path / "dev.log", "ui-operator")
     try:
         wait_until(

@@ -18,6 +18,7 @@ import io
 import re
 import shutil
 import struct
+import sys
 import time
 import zipfile
 from collections.abc import Callable
@@ -483,6 +484,26 @@ def units_landing(
 
 
 # ====================================================================== `bangfu …` in-process
+class _Tee(io.TextIOBase):
+    """Writes to a text buffer and to the process's standard error file: Dagster's log lines
+    are kept for the test AND reach the step's captured log (Dagster captures the file
+    descriptor, as it does in a real `bangfu run`), which the UI shows."""
+
+    def __init__(self, kept: io.StringIO):
+        self.kept = kept
+
+    def write(self, text: str) -> int:
+        self.kept.write(text)
+        sys.__stderr__.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        sys.__stderr__.flush()
+
+    def fileno(self) -> int:  # Dagster captures a step's output by this descriptor
+        return sys.__stderr__.fileno()
+
+
 def run_cli(argv: list[str], home: Path, watch: list[Path] = ()) -> dict:
     """`bangfu …` in-process with its own DAGSTER_HOME; stdout, stderr and files opened."""
     from bangfu.cli import main
@@ -492,7 +513,7 @@ def run_cli(argv: list[str], home: Path, watch: list[Path] = ()) -> dict:
         pytest.MonkeyPatch.context() as mp,
         OpenRecorder(*watch) as rec,
         contextlib.redirect_stdout(out),
-        contextlib.redirect_stderr(err),
+        contextlib.redirect_stderr(_Tee(err)),
     ):
         mp.setenv("DAGSTER_HOME", str(home))
         mp.delenv("BANGFU_WAREHOUSE_URL", raising=False)
