@@ -54,8 +54,9 @@ def _earlier_instance_yamls(home: Path) -> tuple[str, ...]:
 
 def dagster_home(data: Path) -> Path:
     """$DAGSTER_HOME, else <data>/dagster_home (created with :func:`instance_yaml`; a home with
-    the earlier minimal file gets the new one). Also turns on Dagster's batched event writes
-    (``DAGSTER_EVENT_BATCH_SIZE``) for this process unless the environment sets them."""
+    a file an earlier version wrote gets the current one, any other file is left alone). Also
+    turns on Dagster's batched event writes (``DAGSTER_EVENT_BATCH_SIZE``) for this process
+    unless the environment sets them."""
     home = Path(os.environ.get("DAGSTER_HOME") or (Path(data) / "dagster_home")).resolve()
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
     cfg = home / "dagster.yaml"
