@@ -205,9 +205,9 @@ def changed_scratch(s_landing, s_run, tmp_path_factory, worker_id) -> dict:
 def changed(s_run_copy, changed_scratch, tmp_path) -> dict:
     """A private copy of the full S run (data and Dagster instance, as of the ledgers before
     the change) and of the changed landing folder; DAGSTER_HOME is the copy's."""
-    from tests.support.incremental_kit import copy_tree
+    from tests.support.runs import copy_folder
 
-    landing = copy_tree(changed_scratch["landing"], tmp_path / "landing")
+    landing = copy_folder(changed_scratch["landing"], tmp_path / "landing")
     return {
         **changed_scratch,
         "landing": landing,

@@ -8,16 +8,12 @@ from pathlib import Path
 
 import polars as pl
 
+from tests.support.runs import copy_folder
+
 # The changed year: one with a next year, whose outputs show this year's metrics and findings
 # (上年度问题整改情况), so a change reaches two years' outputs.
 YEAR = 2018
 ARCHIVE = "困难职工档案"
-
-
-def copy_tree(src: Path, dst: Path) -> Path:
-    from tests.support.runs import copy_folder
-
-    return copy_folder(src, dst)
 
 
 def archive_sheet(landing: Path, year: int, unit: str) -> Path | None:
@@ -82,7 +78,7 @@ def changed_ledgers(landing: Path, units: pl.DataFrame, root: Path) -> dict:
     """``landing`` copied into ``root`` with three counties' archives of :data:`YEAR` five rows
     shorter (a CSV and a workbook among them when the landing has both), and a run from scratch
     over it: what every partial run, and the daemon's paths, must end up equal to."""
-    changed = copy_tree(landing, root / "landing")
+    changed = copy_folder(landing, root / "landing")
     counties = pick_counties(changed, YEAR, units)
     for county in counties:
         drop_archive_rows(archive_sheet(changed, YEAR, county))
